@@ -1,0 +1,109 @@
+/**
+ * The catalogue of every metric the agent exposes: one place that names them, with their labels and
+ * help text. Components receive the object this builds; none registers metrics of its own.
+ *
+ * @module
+ */
+
+import type { Counter, Gauge, MetricsRegistry } from "./metrics.ts";
+
+/** Every metric of the agent. Label values are closed string unions documented per metric. */
+export interface AgentMetrics {
+  // discovery + tailer
+  linesRead: Counter;
+  bytesRead: Counter;
+  filesOpen: Gauge;
+  filesTracked: Gauge;
+  filesDiscovered: Counter;
+  rotations: Counter;
+  truncations: Counter;
+  bytesLost: Counter;
+  filesLost: Counter;
+  rescans: Counter;
+  watcherRestarts: Counter;
+  readErrors: Counter;
+  longLines: Counter;
+  pausedSeconds: Counter;
+  inflightBytes: Gauge;
+  // cri + stitch
+  malformedLines: Counter;
+  partialFlushes: Counter;
+  truncatedRecords: Counter;
+  recordsEmitted: Counter;
+  // export
+  exportRequests: Counter;
+  exportRecords: Counter;
+  exportRetries: Counter;
+  exportBytes: Counter;
+  exportRequestSeconds: Counter;
+  exportQueueBatches: Gauge;
+  // cursor
+  cursorCommits: Counter;
+  cursorCommitFailures: Counter;
+  cursorsTracked: Gauge;
+  // k8s + enrich
+  watchEvents: Counter;
+  watchRestarts: Counter;
+  podsCached: Gauge;
+  podCacheEvictions: Counter;
+  recordsWithoutPodMetadata: Counter;
+  rankAttributed: Counter;
+  re2Calls: Counter;
+  re2InputsCapped: Counter;
+  // process
+  processResidentBytes: Gauge;
+  buildInfo: Gauge;
+}
+
+/** Registers the agent's metrics in `registry` and returns them. */
+export function createAgentMetrics(registry: MetricsRegistry): AgentMetrics {
+  const c = (name: string, help: string, labels: string[] = []): Counter =>
+    registry.counter(`containerstdout_${name}`, help, labels);
+  const g = (name: string, help: string, labels: string[] = []): Gauge =>
+    registry.gauge(`containerstdout_${name}`, help, labels);
+  return {
+    linesRead: c("lines_read_total", "CRI lines read from log files"),
+    bytesRead: c("read_bytes_total", "Bytes read from log files"),
+    filesOpen: g("files_open", "Log files currently held open"),
+    filesTracked: g("files_tracked", "File identities currently tracked"),
+    filesDiscovered: c("files_discovered_total", "Log files discovered"),
+    rotations: c("rotations_total", "Rename rotations followed"),
+    truncations: c("truncations_total", "Files found truncated or rewritten; read again from 0", ["reason"]),
+    bytesLost: c("lost_bytes_total", "Bytes never read because their file was gone (by reason)", ["reason"]),
+    filesLost: c("lost_files_total", "Files that vanished with unread bytes (by reason)", ["reason"]),
+    rescans: c("rescans_total", "Directory rescans (by trigger)", ["trigger"]),
+    watcherRestarts: c("watcher_restarts_total", "Recursive file watcher restarts (by reason)", ["reason"]),
+    readErrors: c("read_errors_total", "File open/read/stat errors (by code)", ["code"]),
+    longLines: c("long_lines_total", "Lines longer than the read buffer, split into pieces"),
+    pausedSeconds: c("backpressure_paused_seconds_total", "Seconds reading was paused for backpressure"),
+    inflightBytes: g("inflight_bytes", "Bytes of records read but not yet acknowledged"),
+    malformedLines: c("malformed_lines_total", "Lines without a valid CRI header, shipped raw (by reason)", [
+      "reason",
+    ]),
+    partialFlushes: c("partial_flushes_total", "Unfinished partial records flushed (by reason)", ["reason"]),
+    truncatedRecords: c("truncated_records_total", "Records cut at max_log_size"),
+    recordsEmitted: c("records_emitted_total", "Log records handed to the exporter"),
+    exportRequests: c("export_requests_total", "OTLP export requests (by outcome)", ["outcome"]),
+    exportRecords: c("export_records_total", "Records by export outcome", ["outcome"]),
+    exportRetries: c("export_retries_total", "OTLP export retries (by reason)", ["reason"]),
+    exportBytes: c("export_sent_bytes_total", "Request body bytes sent to the OTLP endpoint"),
+    exportRequestSeconds: c("export_request_seconds_total", "Seconds spent in OTLP requests"),
+    exportQueueBatches: g("export_queue_batches", "Batches waiting for or in an export request"),
+    cursorCommits: c("cursor_commits_total", "Cursor store commits that succeeded"),
+    cursorCommitFailures: c("cursor_commit_failures_total", "Cursor store commits that failed"),
+    cursorsTracked: g("cursors_tracked", "Cursors held in the cursor store"),
+    watchEvents: c("k8s_watch_events_total", "Pod watch events (by type)", ["type"]),
+    watchRestarts: c("k8s_watch_restarts_total", "Pod list/watch restarts (by reason)", ["reason"]),
+    podsCached: g("k8s_pods_cached", "Pods held in the metadata cache"),
+    podCacheEvictions: c("k8s_pod_cache_evictions_total", "Pods evicted from the bounded metadata cache"),
+    recordsWithoutPodMetadata: c(
+      "records_without_pod_metadata_total",
+      "Records shipped with path metadata only because their pod was not (yet) known",
+    ),
+    rankAttributed: c("rank_attributed_total", "Records given a training rank (by source kind)", ["source"]),
+    re2Calls: c("re2_calls_total", "Calls into the RE2 engine (after the literal pre-filter)"),
+    re2InputsCapped: c("re2_inputs_capped_total", "RE2 inputs cut to the input length cap"),
+    processResidentBytes: g("process_resident_memory_bytes", "Resident set size of the agent"),
+    buildInfo: g("build_info", "Always 1; the version label names the agent build", ["version"]),
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * A small Prometheus registry: counters and gauges with labels, rendered in the text exposition format.
+ * Hot paths hold a child (`counter.labels("x")`) so an increment is one property add.
+ *
+ * @module
+ */
+
+/** One labelled series of a metric. */
+export interface Series {
+  value: number;
+}
+
+/** What every metric in the registry can do. */
+export interface Metric {
+  readonly name: string;
+  readonly help: string;
+  readonly type: "counter" | "gauge";
+  /** Appends this metric's exposition lines. */
+  render(out: string[]): void;
+}
+
+function escapeLabelValue(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+function formatNumber(value: number): string {
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  return String(value);
+}
+
+abstract class LabelledMetric implements Metric {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  abstract readonly type: "counter" | "gauge";
+  #series = new Map<string, { labels: readonly string[]; series: Series }>();
+
+  constructor(name: string, help: string, labelNames: readonly string[]) {
+    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new Error(`Invalid metric name: ${name}`);
+    this.name = name;
+    this.help = help;
+    this.labelNames = labelNames;
+    if (labelNames.length === 0) this.labels();
+  }
+
+  /** The series for these label values (created at zero on first use). */
+  labels(...values: string[]): Series {
+    if (values.length !== this.labelNames.length) {
+      throw new Error(`Metric ${this.name} expects ${this.labelNames.length} label values, got ${values.length}`);
+    }
+    const key = values.join("\u0000");
+    let entry = this.#series.get(key);
+    if (entry === undefined) {
+      entry = { labels: values, series: { value: 0 } };
+      this.#series.set(key, entry);
+    }
+    return entry.series;
+  }
+
+  /** The current value of one series (0 when it was never touched). */
+  get(...values: string[]): number {
+    return this.#series.get(values.join("\u0000"))?.series.value ?? 0;
+  }
+
+  /** Sum over every series. */
+  total(): number {
+    let sum = 0;
+    for (const entry of this.#series.values()) sum += entry.series.value;
+    return sum;
+  }
+
+  render(out: string[]): void {
+    out.push(`# HELP ${this.name} ${this.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
+    out.push(`# TYPE ${this.name} ${this.type}`);
+    for (const { labels, series } of this.#series.values()) {
+      if (labels.length === 0) {
+        out.push(`${this.name} ${formatNumber(series.value)}`);
+        continue;
+      }
+      const pairs = labels.map((v, i) => `${this.labelNames[i]}="${escapeLabelValue(v)}"`).join(",");
+      out.push(`${this.name}{${pairs}} ${formatNumber(series.value)}`);
+    }
+  }
+}
+
+/** A monotonically increasing count. Names end in `_total`. */
+export class Counter extends LabelledMetric {
+  readonly type = "counter" as const;
+
+  /** Adds `by` (default 1) to the series with these label values. */
+  inc(by = 1, ...values: string[]): void {
+    if (by < 0) throw new Error(`Counter ${this.name} cannot decrease`);
+    this.labels(...values).value += by;
+  }
+}
+
+/** A value that goes up and down. */
+export class Gauge extends LabelledMetric {
+  readonly type = "gauge" as const;
+
+  /** Sets the series with these label values. */
+  set(value: number, ...values: string[]): void {
+    this.labels(...values).value = value;
+  }
+}
+
+/** Holds every metric of the agent and renders them for `/metrics`. */
+export class MetricsRegistry {
+  #metrics = new Map<string, Metric>();
+  #collectors: Array<() => void> = [];
+
+  /** Registers a counter; names must be unique. */
+  counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
+    return this.#add(new Counter(name, help, labelNames));
+  }
+
+  /** Registers a gauge; names must be unique. */
+  gauge(name: string, help: string, labelNames: readonly string[] = []): Gauge {
+    return this.#add(new Gauge(name, help, labelNames));
+  }
+
+  /** Runs `collect` right before every render (for gauges read from elsewhere). */
+  onCollect(collect: () => void): void {
+    this.#collectors.push(collect);
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  render(): string {
+    for (const collect of this.#collectors) collect();
+    const out: string[] = [];
+    for (const metric of this.#metrics.values()) metric.render(out);
+    return out.join("\n") + "\n";
+  }
+
+  /** Every registered metric, in registration order. */
+  list(): Metric[] {
+    return [...this.#metrics.values()];
+  }
+
+  #add<T extends Metric>(metric: T): T {
+    if (this.#metrics.has(metric.name)) throw new Error(`Metric ${metric.name} is registered twice`);
+    this.#metrics.set(metric.name, metric);
+    return metric;
+  }
+}
