@@ -1,0 +1,1 @@
+export { AckTracker } from "./ack_tracker.ts";

@@ -1,0 +1,1 @@
+export { type CursorStoreOptions, type CursorValue, CursorStore, CursorWriteError } from "./cursor_store.ts";

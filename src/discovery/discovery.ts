@@ -1,0 +1,239 @@
+/**
+ * Finds the log files to tail. The periodic scan (a directory walk of the include globs plus a stat of
+ * each match) is the source of truth; one recursive `Deno.watchFs` per root only wakes the agent early.
+ * The watcher is lossy by design (a 16-slot channel, `rescan` flags, files created right after
+ * `mkdir -p` often unreported, the inotify watch limit ends it), so every one of its failures falls back
+ * to scans, is counted, and the watcher is recreated later.
+ *
+ * @module
+ */
+
+import { parsePodLogPath } from "./pod_log_path.ts";
+import { type CompiledGlob, compileGlob, compileNamePattern } from "./glob.ts";
+import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
+import { type Logger, toError } from "../telemetry/log.ts";
+
+/** A file found by a scan. */
+export interface FoundFile {
+  readonly path: string;
+  readonly dev: number;
+  readonly ino: number;
+  readonly sizeBytes: number;
+  readonly mtimeMs: number;
+}
+
+/** Options for {@linkcode Discovery}. */
+export interface DiscoveryOptions {
+  include: readonly string[];
+  exclude: readonly string[];
+  namespacesInclude: readonly string[];
+  namespacesExclude: readonly string[];
+  metrics: AgentMetrics;
+  logger: Logger;
+  /** Wait before recreating a failed watcher. @default 5000 */
+  watcherRetryMs?: number;
+}
+
+const ROTATED_NAME = /^\d+\.log\.\d{8}-\d{6}(?:\.\d+)?$/;
+
+/** Walks the include globs and watches their roots. */
+export class Discovery {
+  #globs: CompiledGlob[];
+  #exclude: RegExp[];
+  #nsInclude: RegExp[];
+  #nsExclude: RegExp[];
+  #metrics: AgentMetrics;
+  #logger: Logger;
+  #watcherRetryMs: number;
+  #watchers = new Set<Deno.FsWatcher>();
+  #isWatchHealthy = false;
+
+  constructor(options: DiscoveryOptions) {
+    this.#globs = options.include.map(compileGlob);
+    this.#exclude = options.exclude.map((p) => compileGlob(p).whole);
+    this.#nsInclude = options.namespacesInclude.map(compileNamePattern);
+    this.#nsExclude = options.namespacesExclude.map(compileNamePattern);
+    this.#metrics = options.metrics;
+    this.#logger = options.logger;
+    this.#watcherRetryMs = options.watcherRetryMs ?? 5000;
+  }
+
+  /** The directories watched: the static prefix of each include glob. */
+  roots(): string[] {
+    return [...new Set(this.#globs.map((g) => g.root))];
+  }
+
+  /** Whether every watcher is running (when not, scans are the only signal). */
+  isWatchHealthy(): boolean {
+    return this.#isWatchHealthy;
+  }
+
+  /** Whether a path passes the exclude and namespace filters. */
+  isWanted(path: string): boolean {
+    for (const re of this.#exclude) if (re.test(path)) return false;
+    if (this.#nsInclude.length === 0 && this.#nsExclude.length === 0) return true;
+    const parsed = parsePodLogPath(path);
+    if (!parsed.ok) return true;
+    const ns = parsed.value.namespace;
+    if (this.#nsInclude.length > 0 && !this.#nsInclude.some((re) => re.test(ns))) return false;
+    return !this.#nsExclude.some((re) => re.test(ns));
+  }
+
+  /** Walks every include glob; returns the wanted regular files with their identity and size. */
+  scan(): FoundFile[] {
+    const seen = new Map<string, FoundFile>();
+    for (const glob of this.#globs) this.#walk(glob.root, glob.segments, 0, seen);
+    return [...seen.values()];
+  }
+
+  /** Rotated siblings (`N.log.<timestamp>`, not yet compressed) in the directory `dir`. */
+  rotatedSiblings(dir: string): FoundFile[] {
+    const out: FoundFile[] = [];
+    let entries: Iterable<Deno.DirEntry>;
+    try {
+      entries = Deno.readDirSync(dir);
+      for (const entry of entries) {
+        if (!entry.isFile || !ROTATED_NAME.test(entry.name)) continue;
+        const found = this.#stat(`${dir}/${entry.name}`);
+        if (found !== null) out.push(found);
+      }
+    } catch (err) {
+      this.#countError(err);
+    }
+    return out;
+  }
+
+  /**
+   * Runs one recursive watcher per root until `signal` aborts, calling `onWake` with the paths of each
+   * event batch (an empty list means "something may have been missed: rescan everything").
+   */
+  async watch(signal: AbortSignal, onWake: (paths: string[]) => void): Promise<void> {
+    await Promise.all(this.roots().map((root) => this.#watchRoot(root, signal, onWake)));
+  }
+
+  async #watchRoot(root: string, signal: AbortSignal, onWake: (paths: string[]) => void): Promise<void> {
+    while (!signal.aborted) {
+      let watcher: Deno.FsWatcher | undefined;
+      try {
+        watcher = Deno.watchFs(root, { recursive: true });
+        this.#watchers.add(watcher);
+        const close = (): void => watcher?.close();
+        signal.addEventListener("abort", close, { once: true });
+        this.#isWatchHealthy = true;
+        try {
+          for await (const event of watcher) {
+            if (event.flag === "rescan") {
+              this.#metrics.rescans.inc(1, "watch_overflow");
+              onWake([]);
+            } else onWake(event.paths);
+          }
+        } finally {
+          signal.removeEventListener("abort", close);
+        }
+        if (signal.aborted) return;
+        this.#metrics.watcherRestarts.inc(1, "ended");
+      } catch (err) {
+        if (signal.aborted) return;
+        const error = toError(err);
+        const reason = error.name === "NotFound" ? "root_missing" : "error";
+        this.#metrics.watcherRestarts.inc(1, reason);
+        this.#logger.limited("warn", `watch:${root}:${reason}`, "File watcher failed; scans continue", {
+          root,
+          error,
+        });
+      } finally {
+        this.#isWatchHealthy = false;
+        if (watcher !== undefined) {
+          this.#watchers.delete(watcher);
+          try {
+            watcher.close();
+          } catch {
+            // Already closed by the abort handler.
+          }
+        }
+      }
+      onWake([]);
+      await abortableDelay(this.#watcherRetryMs, signal);
+    }
+  }
+
+  #walk(dir: string, segments: ReadonlyArray<RegExp | "**">, index: number, out: Map<string, FoundFile>): void {
+    if (index >= segments.length) return;
+    const segment = segments[index];
+    const isLast = index === segments.length - 1;
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(dir)];
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) this.#countError(err);
+      return;
+    }
+    for (const entry of entries) {
+      const path = dir === "/" ? `/${entry.name}` : `${dir}/${entry.name}`;
+      if (segment === "**") {
+        if (entry.isDirectory) {
+          this.#walk(path, segments, index, out);
+          this.#walk(path, segments, index + 1, out);
+        } else if (index + 1 < segments.length) this.#matchFile(path, entry, segments, index + 1, out);
+        continue;
+      }
+      if (!segment.test(entry.name)) continue;
+      if (isLast) this.#matchFile(path, entry, segments, index, out);
+      else if (entry.isDirectory || entry.isSymlink) this.#walk(path, segments, index + 1, out);
+    }
+  }
+
+  #matchFile(
+    path: string,
+    entry: Deno.DirEntry,
+    segments: ReadonlyArray<RegExp | "**">,
+    index: number,
+    out: Map<string, FoundFile>,
+  ): void {
+    if (index !== segments.length - 1) return;
+    const segment = segments[index];
+    if (segment !== "**" && !segment.test(entry.name)) return;
+    if (entry.isDirectory || out.has(path) || !this.isWanted(path)) return;
+    const found = this.#stat(path);
+    if (found !== null) out.set(path, found);
+  }
+
+  #stat(path: string): FoundFile | null {
+    try {
+      const info = Deno.statSync(path);
+      if (!info.isFile) return null;
+      return {
+        path,
+        dev: info.dev ?? 0,
+        ino: info.ino ?? 0,
+        sizeBytes: info.size,
+        mtimeMs: info.mtime?.getTime() ?? 0,
+      };
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) this.#countError(err);
+      return null;
+    }
+  }
+
+  #countError(err: unknown): void {
+    const error = toError(err);
+    this.#metrics.readErrors.inc(1, error.name);
+    this.#logger.limited("warn", `discovery:${error.name}`, "Cannot list or stat a log path", { error });
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,2 @@
+export type { Component, ComponentHealth } from "./component.ts";
+export { Registry, type RegistryHealth, type RegistryOptions } from "./registry.ts";

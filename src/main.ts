@@ -1,0 +1,107 @@
+/**
+ * containerstdout: tails container logs under /var/log/pods and ships them as OTLP/HTTP logs.
+ *
+ * flags -> config -> build components -> start -> wait for SIGTERM/SIGINT -> stop -> exit 0.
+ * Exit codes: 0 clean stop, 1 startup failure, 2 invalid config or flags.
+ *
+ * @module
+ */
+
+import { StartupError, startAgent, VERSION } from "./agent.ts";
+import {
+  applyCliOverrides,
+  type Config,
+  ConfigError,
+  HELP_TEXT,
+  loadConfigFile,
+  parseCliArgs,
+  runCheckConfig,
+  validateConfig,
+} from "./config/mod.ts";
+import { Logger, toError } from "./telemetry/log.ts";
+
+const env = (name: string): string | undefined => {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // not in the permission set: treated as unset
+  }
+};
+
+const print = (text: string): void => {
+  Deno.stdout.writeSync(new TextEncoder().encode(text.endsWith("\n") ? text : text + "\n"));
+};
+
+async function main(args: string[]): Promise<number> {
+  const cli = parseCliArgs(args);
+  if (!cli.ok) {
+    Deno.stderr.writeSync(new TextEncoder().encode(`${cli.message}\n`));
+    return 2;
+  }
+  const flags = cli.value;
+  if (flags.command === "help") {
+    print(HELP_TEXT);
+    return 0;
+  }
+  if (flags.command === "version") {
+    print(`containerstdout ${VERSION}`);
+    return 0;
+  }
+  if (flags.command === "check_config") {
+    return await runCheckConfig(flags.configPath ?? "", { env, stdout: print });
+  }
+
+  let config;
+  try {
+    const loaded = flags.configPath !== undefined ? await loadConfigFile(flags.configPath, { env }) : embeddedDefault();
+    config = applyCliOverrides(loaded, flags);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      Deno.stderr.writeSync(new TextEncoder().encode(`${err.message}\n`));
+      return 2;
+    }
+    throw err;
+  }
+  const logger = new Logger({ level: config.telemetry.logLevel });
+  let agent;
+  try {
+    agent = await startAgent({
+      config,
+      logger,
+      env,
+      onTelemetryListen: (addr) => logger.info("Telemetry listening", { address: `${addr.hostname}:${addr.port}` }),
+    });
+  } catch (err) {
+    const error = toError(err);
+    logger.error(error instanceof StartupError ? error.message : `Startup failed: ${error.message}`);
+    return 1;
+  }
+  logger.info("Agent started", { version: VERSION, include: config.include, endpoint: config.exporter.endpoint });
+  await waitForSignal();
+  logger.info("Stopping: flushing records, draining exports, committing cursors");
+  await agent.stop();
+  logger.info("Agent stopped");
+  return 0;
+}
+
+function embeddedDefault(): Config {
+  const result = validateConfig({}, { env });
+  if (!result.ok) throw new ConfigError(result.errors);
+  return result.value;
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = (): void => {
+      Deno.removeSignalListener("SIGTERM", onSignal);
+      Deno.removeSignalListener("SIGINT", onSignal);
+      resolve();
+    };
+    Deno.addSignalListener("SIGTERM", onSignal);
+    Deno.addSignalListener("SIGINT", onSignal);
+  });
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
