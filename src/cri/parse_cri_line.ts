@@ -1,0 +1,263 @@
+/**
+ * Parses the header of one CRI log line: `<RFC3339Nano timestamp> <stdout|stderr> <tag> <body>`.
+ * Pure: no I/O. A hand scanner over char codes, because it runs once per line on the hot path.
+ *
+ * @module
+ */
+
+import type { Stream } from "../record.ts";
+
+/**
+ * Why a line is not a CRI line.
+ *
+ * - `empty_line`: the line has no characters.
+ * - `malformed_timestamp`: the first field is not an RFC 3339 timestamp with a valid date and time
+ *   (a leap second `:60` is rejected too), or junk follows it before the first space.
+ * - `bad_stream`: the second field is neither `stdout` nor `stderr`.
+ * - `bad_tag`: the third field is empty or not of the form `[A-Z]+(:[^ ]*)?`.
+ * - `missing_separator`: the line ends right after the timestamp or the stream, where a space and
+ *   another field must follow.
+ */
+export type CriParseFailure =
+  | "empty_line"
+  | "malformed_timestamp"
+  | "bad_stream"
+  | "bad_tag"
+  | "missing_separator";
+
+/** The parsed header of a CRI line; the body is `line.slice(bodyStart)`. */
+export interface CriHeader {
+  ok: true;
+  /** Seconds since the Unix epoch (UTC), an integer. */
+  timeSec: number;
+  /** Nanoseconds within the second, 0..999_999_999, exact from the 1-9 fraction digits. */
+  timeNanos: number;
+  /** The stream the runtime wrote the line to. */
+  stream: Stream;
+  /** True when the tag's first flag is `P`: the line is a piece of a longer record. */
+  isPartial: boolean;
+  /**
+   * Index of the first body char. The header is ASCII, so this is also the byte offset of the body
+   * within the line. Equals `line.length` when the body is empty.
+   */
+  bodyStart: number;
+}
+
+/** The result of {@linkcode parseCriLine}. */
+export type CriParseResult = CriHeader | { ok: false; reason: CriParseFailure };
+
+const EMPTY_LINE: CriParseResult = Object.freeze({ ok: false, reason: "empty_line" });
+const MALFORMED_TIMESTAMP: CriParseResult = Object.freeze({ ok: false, reason: "malformed_timestamp" });
+const BAD_STREAM: CriParseResult = Object.freeze({ ok: false, reason: "bad_stream" });
+const BAD_TAG: CriParseResult = Object.freeze({ ok: false, reason: "bad_tag" });
+const MISSING_SEPARATOR: CriParseResult = Object.freeze({ ok: false, reason: "missing_separator" });
+
+/** `YYYY-MM-DDTHH:MM`: the part of the timestamp that lines of one file share for a minute. */
+const MINUTE_PREFIX_CHARS = 16;
+/** `YYYY-MM-DDTHH:MM:SSZ`: the shortest valid timestamp. */
+const MIN_TIMESTAMP_CHARS = 20;
+const MAX_FRACTION_DIGITS = 9;
+const NANOS_SCALE = [0, 100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1];
+const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const NOT_A_MINUTE = -Infinity;
+
+const CH_SPACE = 32;
+const CH_PLUS = 43;
+const CH_MINUS = 45;
+const CH_DOT = 46;
+const CH_0 = 48;
+const CH_COLON = 58;
+const CH_A = 65;
+const CH_P = 80;
+const CH_T = 84;
+const CH_Z = 90;
+const CH_LOWER_T = 116;
+const CH_LOWER_Z = 122;
+
+// A one-entry memo of the last valid minute prefix. Consecutive lines of a file almost always share
+// it, so the date arithmetic and its validation run about once a minute per file instead of per line.
+// The prefix is held as char codes: comparing them measured faster than `startsWith`, and it keeps no
+// reference to the caller's (possibly 1 MiB) decoded chunk. It only ever holds a validated prefix.
+const cachedMinutePrefix = Uint16Array.from("1970-01-01T00:00", (c) => c.charCodeAt(0));
+let cachedMinuteEpochSec = 0;
+
+/**
+ * Parses the header of a CRI line (without its trailing `"\n"`). Total: any string gives a result,
+ * never a throw. The body starts after exactly one space following the tag; `\r`, tabs and any other
+ * characters stay in the body.
+ *
+ * @example
+ * ```ts
+ * const line = "2024-05-01T12:00:00.5+02:00 stderr P hello";
+ * const r = parseCriLine(line);
+ * // r.ok && r.timeSec === 1714557600 && r.timeNanos === 500_000_000 && r.isPartial
+ * // line.slice(r.bodyStart) === "hello"
+ * ```
+ */
+export function parseCriLine(line: string): CriParseResult {
+  const length = line.length;
+  if (length === 0) return EMPTY_LINE;
+  if (length < MIN_TIMESTAMP_CHARS) return MALFORMED_TIMESTAMP;
+
+  let minuteEpochSec = cachedMinuteEpochSec;
+  if (!hasCachedMinutePrefix(line)) {
+    minuteEpochSec = parseMinutePrefix(line);
+    if (minuteEpochSec === NOT_A_MINUTE) return MALFORMED_TIMESTAMP;
+    cacheMinutePrefix(line, minuteEpochSec);
+  }
+
+  // ":SS", then an optional fraction of 1-9 digits.
+  const s1 = line.charCodeAt(17) - CH_0;
+  const s0 = line.charCodeAt(18) - CH_0;
+  if (line.charCodeAt(16) !== CH_COLON || !(s1 >= 0 && s1 <= 5 && s0 >= 0 && s0 <= 9)) {
+    return MALFORMED_TIMESTAMP;
+  }
+  let pos = 19;
+  let timeNanos = 0;
+  if (line.charCodeAt(pos) === CH_DOT) {
+    const fractionStart = ++pos;
+    let d = line.charCodeAt(pos) - CH_0;
+    while (d >= 0 && d <= 9) {
+      if (pos - fractionStart === MAX_FRACTION_DIGITS) return MALFORMED_TIMESTAMP;
+      timeNanos = timeNanos * 10 + d;
+      d = line.charCodeAt(++pos) - CH_0;
+    }
+    const digits = pos - fractionStart;
+    if (digits === 0) return MALFORMED_TIMESTAMP;
+    timeNanos *= NANOS_SCALE[digits];
+  }
+
+  // "Z" or "±HH:MM".
+  let offsetSec = 0;
+  const zone = line.charCodeAt(pos);
+  if (zone === CH_Z || zone === CH_LOWER_Z) {
+    pos += 1;
+  } else if (zone === CH_PLUS || zone === CH_MINUS) {
+    offsetSec = parseOffsetSec(line, pos + 1);
+    if (offsetSec < 0) return MALFORMED_TIMESTAMP;
+    if (zone === CH_MINUS) offsetSec = -offsetSec;
+    pos += 6;
+  } else {
+    return MALFORMED_TIMESTAMP;
+  }
+  if (pos === length) return MISSING_SEPARATOR;
+  if (line.charCodeAt(pos) !== CH_SPACE) return MALFORMED_TIMESTAMP;
+
+  const stream = parseStream(line, pos + 1);
+  if (stream === undefined) return BAD_STREAM;
+  pos += 7; // " stdout" / " stderr"
+  if (pos === length) return MISSING_SEPARATOR;
+  if (line.charCodeAt(pos) !== CH_SPACE) return BAD_STREAM;
+
+  return parseTag(line, pos + 1, {
+    ok: true,
+    timeSec: minuteEpochSec + s1 * 10 + s0 - offsetSec,
+    timeNanos,
+    stream,
+    isPartial: false,
+    bodyStart: length,
+  });
+}
+
+/** Fills `isPartial` and `bodyStart` of `header` from the tag at `start`, or reports a bad tag. */
+function parseTag(line: string, start: number, header: CriHeader): CriParseResult {
+  let pos = start;
+  let c = line.charCodeAt(pos);
+  while (c >= CH_A && c <= CH_Z) c = line.charCodeAt(++pos);
+  const flagChars = pos - start;
+  if (flagChars === 0) return BAD_TAG;
+  // Only the first flag decides; unknown uppercase flags are treated as F.
+  header.isPartial = flagChars === 1 && line.charCodeAt(start) === CH_P;
+  if (c === CH_COLON) {
+    pos = line.indexOf(" ", pos + 1);
+    if (pos < 0) return header;
+  } else if (c !== CH_SPACE) {
+    return pos === line.length ? header : BAD_TAG;
+  }
+  header.bodyStart = pos + 1;
+  return header;
+}
+
+/** The stream named at `start` when it is followed by a space or the end, else undefined. */
+function parseStream(line: string, start: number): Stream | undefined {
+  // "std" then "out" or "err".
+  if (
+    line.charCodeAt(start) !== 115 || line.charCodeAt(start + 1) !== 116 || line.charCodeAt(start + 2) !== 100
+  ) {
+    return undefined;
+  }
+  const a = line.charCodeAt(start + 3);
+  const b = line.charCodeAt(start + 4);
+  const c = line.charCodeAt(start + 5);
+  if (a === 111 && b === 117 && c === 116) return "stdout";
+  if (a === 101 && b === 114 && c === 114) return "stderr";
+  return undefined;
+}
+
+/** `HH:MM` at `start` as seconds, or -1 when malformed or out of range. */
+function parseOffsetSec(line: string, start: number): number {
+  const hours = twoDigits(line, start);
+  const minutes = twoDigits(line, start + 3);
+  if (line.charCodeAt(start + 2) !== CH_COLON || hours < 0 || hours > 23 || minutes < 0 || minutes > 59) {
+    return -1;
+  }
+  return hours * 3600 + minutes * 60;
+}
+
+/** Validates `YYYY-MM-DDTHH:MM` and returns its epoch seconds (UTC, before the zone offset). */
+function parseMinutePrefix(line: string): number {
+  const century = twoDigits(line, 0);
+  const yearOfCentury = twoDigits(line, 2);
+  const year = century * 100 + yearOfCentury;
+  const month = twoDigits(line, 5);
+  const day = twoDigits(line, 8);
+  const hour = twoDigits(line, 11);
+  const minute = twoDigits(line, 14);
+  const t = line.charCodeAt(10);
+  if (
+    line.charCodeAt(4) !== CH_MINUS || line.charCodeAt(7) !== CH_MINUS || line.charCodeAt(13) !== CH_COLON ||
+    (t !== CH_T && t !== CH_LOWER_T) || century < 0 || yearOfCentury < 0 || month < 1 || month > 12 ||
+    day < 1 ||
+    day > daysInMonth(year, month) || hour < 0 || hour > 23 || minute < 0 || minute > 59
+  ) {
+    return NOT_A_MINUTE;
+  }
+  return daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60;
+}
+
+function hasCachedMinutePrefix(line: string): boolean {
+  // Backwards: the minute digits are the ones that change.
+  for (let i = MINUTE_PREFIX_CHARS - 1; i >= 0; i--) {
+    if (line.charCodeAt(i) !== cachedMinutePrefix[i]) return false;
+  }
+  return true;
+}
+
+function cacheMinutePrefix(line: string, minuteEpochSec: number): void {
+  for (let i = 0; i < MINUTE_PREFIX_CHARS; i++) cachedMinutePrefix[i] = line.charCodeAt(i);
+  cachedMinuteEpochSec = minuteEpochSec;
+}
+
+/** The two ASCII digits at `start` as a number, or -1 when either is not a digit. */
+function twoDigits(line: string, start: number): number {
+  const hi = line.charCodeAt(start) - CH_0;
+  const lo = line.charCodeAt(start + 1) - CH_0;
+  // NaN (past the end) fails these comparisons too.
+  return hi >= 0 && hi <= 9 && lo >= 0 && lo <= 9 ? hi * 10 + lo : -1;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return DAYS_IN_MONTH[month];
+  const isLeap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return isLeap ? 29 : 28;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (the `days_from_civil` algorithm). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
+}

@@ -1,0 +1,15 @@
+/**
+ * The export stage: OTLP protobuf encoding and the OTLP/HTTP exporter with retry.
+ *
+ * @module
+ */
+
+export { decodeLogsResponse, encodeLogsRequest, type LogsResponseResult } from "./otlp_encode.ts";
+export {
+  type ExportDropReason,
+  type ExportOutcome,
+  type ExportRequestOutcome,
+  type ExportRetryReason,
+  OtlpExporter,
+  type OtlpExporterOptions,
+} from "./otlp_exporter.ts";

@@ -1,0 +1,379 @@
+/**
+ * Sends batches of log records to an OTLP/HTTP endpoint as protobuf (optionally gzip), retrying what
+ * the OTLP/HTTP spec calls retryable until the batch is delivered, deliberately dropped, or the caller
+ * aborts. The outcome tells the caller whether the batch's bytes count as done (at-least-once: only
+ * "delivered" and "dropped" do; "aborted" does not).
+ *
+ * Retry policy (OTLP/HTTP spec, "Failures"):
+ * - Retried: network errors, per-request timeouts, 429, 502, 503, 504.
+ * - Permanent (dropped, counted, logged once per status per interval): every other non-2xx status,
+ *   500 included, as the spec lists only 429/502/503/504 as retryable.
+ * - Delay before retry n (0-based): uniform in [initial, min(max, initial * 2^n)] (full jitter above a
+ *   floor of the initial interval, so a fast-failing endpoint is never hammered).
+ * - `Retry-After` (seconds or HTTP date) is a lower bound on that delay, capped at 5 minutes so a bad
+ *   header cannot park the exporter for hours.
+ * - With `retryMaxElapsedMs > 0`, a retry whose delay would end past that budget (counted from the first
+ *   attempt) is not made: the batch is dropped as `retry_exhausted`.
+ *
+ * @module
+ */
+
+import type { LogRecord } from "../record.ts";
+import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
+import type { Logger } from "../telemetry/log.ts";
+import { decodeLogsResponse, encodeLogsRequest } from "./otlp_encode.ts";
+
+/** What became of one batch. */
+export type ExportOutcome =
+  /** Answered 2xx; `rejectedRecords` from a partial success (metered, not retried). */
+  | { kind: "delivered"; rejectedRecords: number }
+  /** Deliberately dropped and counted: a permanent status, or the retry budget ran out. */
+  | { kind: "dropped"; reason: ExportDropReason; status?: number }
+  /** The caller's signal fired first: the batch is NOT acknowledged. */
+  | { kind: "aborted" };
+
+/** Why a batch was dropped; also the log key suffix. */
+export type ExportDropReason = "permanent_status" | "retry_exhausted";
+
+/** Outcome label of `containerstdout_export_requests_total`, one per HTTP attempt. */
+export type ExportRequestOutcome =
+  | "success"
+  | "partial"
+  | "retryable_status"
+  | "permanent_status"
+  | "network_error"
+  | "timeout";
+
+/** Reason label of `containerstdout_export_retries_total`. */
+export type ExportRetryReason = "retryable_status" | "network_error" | "timeout";
+
+/** Options for {@linkcode OtlpExporter}. */
+export interface OtlpExporterOptions {
+  /** Base URL of the endpoint; requests go to `${endpoint}/v1/logs`. */
+  endpoint: string;
+  /** Extra request headers (e.g. authorization). @default {} */
+  headers: Readonly<Record<string, string>>;
+  /** Request body compression. @default "gzip" */
+  compression: "gzip" | "none";
+  /** Per-request timeout, response body included. @default 10000 */
+  timeoutMs: number;
+  /** First retry delay floor. @default 500 */
+  retryInitialIntervalMs: number;
+  /** Upper bound of the backoff interval. @default 30000 */
+  retryMaxIntervalMs: number;
+  /** Give up retrying after this long; 0 retries until delivered or aborted. @default 0 */
+  retryMaxElapsedMs: number;
+  metrics: AgentMetrics;
+  logger: Logger;
+  /** Jitter source in [0, 1). @default Math.random */
+  random?: () => number;
+  /** Waits `ms`, settling early when `signal` aborts. @default a timer that resolves on abort */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Wall clock in ms (elapsed budget, request seconds, Retry-After dates). @default Date.now */
+  now?: () => number;
+}
+
+/** The longest `Retry-After` honoured. */
+const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+/** Statuses the OTLP/HTTP spec says to retry. */
+const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+
+/** Response bytes read at most: a partial-success message or an error excerpt. */
+const MAX_RESPONSE_BYTES = 64 * 1024;
+const BODY_EXCERPT_CHARS = 512;
+
+/** One HTTP attempt, classified. */
+type Attempt =
+  | { kind: "success"; rejectedRecords: number; errorMessage: string }
+  | { kind: "retry"; reason: ExportRetryReason; status?: number; retryAfterMs?: number; detail: string }
+  | { kind: "permanent"; status: number; bodyExcerpt: string }
+  | { kind: "aborted" };
+
+/** Sends record batches to one OTLP/HTTP logs endpoint. Stateless between calls; safe to call concurrently. */
+export class OtlpExporter {
+  #url: string;
+  #headers: Record<string, string>;
+  #compression: "gzip" | "none";
+  #timeoutMs: number;
+  #initialMs: number;
+  #maxIntervalMs: number;
+  #maxElapsedMs: number;
+  #metrics: AgentMetrics;
+  #logger: Logger;
+  #random: () => number;
+  #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  #now: () => number;
+
+  /** @throws {RangeError} when an option is out of range or the endpoint is not an http(s) URL. */
+  constructor(options: OtlpExporterOptions) {
+    this.#url = logsUrl(options.endpoint);
+    checkPositive("timeoutMs", options.timeoutMs);
+    checkPositive("retryInitialIntervalMs", options.retryInitialIntervalMs);
+    checkPositive("retryMaxIntervalMs", options.retryMaxIntervalMs);
+    if (options.retryMaxIntervalMs < options.retryInitialIntervalMs) {
+      throw new RangeError(
+        `Invalid OTLP exporter option: retryMaxIntervalMs ${options.retryMaxIntervalMs} is below ` +
+          `retryInitialIntervalMs ${options.retryInitialIntervalMs}`,
+      );
+    }
+    if (!(options.retryMaxElapsedMs >= 0)) {
+      throw new RangeError(`Invalid OTLP exporter option: retryMaxElapsedMs ${options.retryMaxElapsedMs}`);
+    }
+    this.#headers = {
+      ...options.headers,
+      "content-type": "application/x-protobuf",
+      ...(options.compression === "gzip" ? { "content-encoding": "gzip" } : {}),
+    };
+    this.#compression = options.compression;
+    this.#timeoutMs = options.timeoutMs;
+    this.#initialMs = options.retryInitialIntervalMs;
+    this.#maxIntervalMs = options.retryMaxIntervalMs;
+    this.#maxElapsedMs = options.retryMaxElapsedMs;
+    this.#metrics = options.metrics;
+    this.#logger = options.logger;
+    this.#random = options.random ?? Math.random;
+    this.#sleep = options.sleep ?? abortableSleep;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Encodes, compresses and sends `records`, retrying until delivered, permanently failed, exhausted or aborted. */
+  async export(records: readonly LogRecord[], signal: AbortSignal): Promise<ExportOutcome> {
+    if (signal.aborted) return { kind: "aborted" };
+    if (records.length === 0) return { kind: "delivered", rejectedRecords: 0 };
+    const body = await this.#encode(records);
+    const startedMs = this.#now();
+    for (let retry = 0;; retry++) {
+      const attempt = await this.#send(body, signal);
+      if (attempt.kind === "aborted") return attempt;
+      if (attempt.kind === "success") return this.#delivered(records.length, attempt);
+      if (attempt.kind === "permanent") return this.#dropPermanent(records.length, attempt);
+      const delayMs = this.#retryDelayMs(retry, attempt.retryAfterMs);
+      if (this.#maxElapsedMs > 0 && this.#now() + delayMs - startedMs > this.#maxElapsedMs) {
+        return this.#dropExhausted(records.length, attempt, retry + 1);
+      }
+      this.#metrics.exportRetries.inc(1, attempt.reason);
+      this.#logger.limited("warn", `otlp_retry_${attempt.reason}`, "OTLP export failed, retrying", {
+        reason: attempt.reason,
+        status: attempt.status,
+        detail: attempt.detail,
+        delayMs: Math.round(delayMs),
+      });
+      if (!(await this.#wait(delayMs, signal))) return { kind: "aborted" };
+    }
+  }
+
+  async #encode(records: readonly LogRecord[]): Promise<Uint8Array<ArrayBuffer>> {
+    const plain = encodeLogsRequest(records);
+    if (this.#compression === "none") return plain;
+    const stream = new Blob([plain]).stream().pipeThrough(new CompressionStream("gzip"));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  }
+
+  /** One POST, classified; every response body is read (bounded) or cancelled. */
+  async #send(body: Uint8Array<ArrayBuffer>, signal: AbortSignal): Promise<Attempt> {
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const combined = AbortSignal.any([signal, timeout]);
+    const startedMs = this.#now();
+    this.#metrics.exportBytes.inc(body.length);
+    try {
+      const response = await fetch(this.#url, {
+        method: "POST",
+        headers: this.#headers,
+        body,
+        signal: combined,
+      });
+      const attempt = await this.#classify(response);
+      this.#countRequest(attempt);
+      return attempt;
+    } catch (thrown) {
+      if (signal.aborted) return { kind: "aborted" };
+      const reason = timeout.aborted ? "timeout" : "network_error";
+      this.#metrics.exportRequests.inc(1, reason);
+      const detail = timeout.aborted ? `no answer within ${this.#timeoutMs} ms` : errorDetail(thrown);
+      return { kind: "retry", reason, detail };
+    } finally {
+      this.#metrics.exportRequestSeconds.inc(Math.max(0, this.#now() - startedMs) / 1000);
+    }
+  }
+
+  async #classify(response: Response): Promise<Attempt> {
+    const status = response.status;
+    if (status >= 200 && status < 300) {
+      const decoded = decodeLogsResponse(await readCapped(response, MAX_RESPONSE_BYTES));
+      if (decoded.ok) {
+        return {
+          kind: "success",
+          rejectedRecords: decoded.rejectedLogRecords,
+          errorMessage: decoded.errorMessage,
+        };
+      }
+      this.#logger.limited("warn", "otlp_malformed_response", "OTLP response body is not a valid response", {
+        status,
+        detail: decoded.detail,
+      });
+      return { kind: "success", rejectedRecords: 0, errorMessage: "" };
+    }
+    if (RETRYABLE_STATUSES.has(status)) {
+      const retryAfterMs = parseRetryAfterMs(response.headers.get("retry-after"), this.#now());
+      await response.body?.cancel();
+      return { kind: "retry", reason: "retryable_status", status, retryAfterMs, detail: `status ${status}` };
+    }
+    const excerpt = new TextDecoder().decode(await readCapped(response, BODY_EXCERPT_CHARS * 4));
+    return { kind: "permanent", status, bodyExcerpt: excerpt.slice(0, BODY_EXCERPT_CHARS) };
+  }
+
+  #countRequest(attempt: Attempt): void {
+    let outcome: ExportRequestOutcome;
+    if (attempt.kind === "success") outcome = attempt.rejectedRecords > 0 ? "partial" : "success";
+    else if (attempt.kind === "permanent") outcome = "permanent_status";
+    else if (attempt.kind === "retry") outcome = attempt.reason;
+    else return;
+    this.#metrics.exportRequests.inc(1, outcome);
+  }
+
+  #delivered(count: number, attempt: { rejectedRecords: number; errorMessage: string }): ExportOutcome {
+    // A receiver may claim more rejections than records sent; never meter more than the batch.
+    const rejected = Math.min(count, attempt.rejectedRecords);
+    this.#metrics.exportRecords.inc(count - rejected, "delivered");
+    if (rejected > 0) {
+      this.#metrics.exportRecords.inc(rejected, "rejected");
+      this.#logger.limited("warn", "otlp_partial_success", "OTLP endpoint rejected some records", {
+        rejected,
+        records: count,
+        message: attempt.errorMessage,
+      });
+    }
+    return { kind: "delivered", rejectedRecords: attempt.rejectedRecords };
+  }
+
+  #dropPermanent(count: number, attempt: { status: number; bodyExcerpt: string }): ExportOutcome {
+    this.#metrics.exportRecords.inc(count, "dropped");
+    this.#logger.limited(
+      "error",
+      `otlp_permanent_status_${attempt.status}`,
+      "OTLP endpoint refused a batch permanently; records dropped",
+      { status: attempt.status, records: count, body: attempt.bodyExcerpt },
+    );
+    return { kind: "dropped", reason: "permanent_status", status: attempt.status };
+  }
+
+  #dropExhausted(
+    count: number,
+    attempt: { status?: number; detail: string },
+    attempts: number,
+  ): ExportOutcome {
+    this.#metrics.exportRecords.inc(count, "dropped");
+    this.#logger.limited("error", "otlp_retry_exhausted", "OTLP export retries exhausted; records dropped", {
+      records: count,
+      attempts,
+      retryMaxElapsedMs: this.#maxElapsedMs,
+      lastStatus: attempt.status,
+      detail: attempt.detail,
+    });
+    return attempt.status === undefined
+      ? { kind: "dropped", reason: "retry_exhausted" }
+      : { kind: "dropped", reason: "retry_exhausted", status: attempt.status };
+  }
+
+  #retryDelayMs(retry: number, retryAfterMs: number | undefined): number {
+    const intervalMs = Math.min(this.#maxIntervalMs, this.#initialMs * 2 ** Math.min(retry, 52));
+    const backoffMs = this.#initialMs + this.#random() * (intervalMs - this.#initialMs);
+    if (retryAfterMs === undefined) return backoffMs;
+    return Math.max(backoffMs, Math.min(retryAfterMs, MAX_RETRY_AFTER_MS));
+  }
+
+  /** Sleeps; false when the signal fired (before or during the wait). */
+  async #wait(ms: number, signal: AbortSignal): Promise<boolean> {
+    try {
+      await this.#sleep(ms, signal);
+    } catch (thrown) {
+      if (!signal.aborted) throw thrown;
+    }
+    return !signal.aborted;
+  }
+}
+
+function checkPositive(name: string, value: number): void {
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new RangeError(`Invalid OTLP exporter option: ${name} must be a positive number, got ${value}`);
+  }
+}
+
+/** `${endpoint}/v1/logs` without a double slash. */
+function logsUrl(endpoint: string): string {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new RangeError(`Invalid OTLP exporter option: endpoint is not a URL: ${endpoint}`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new RangeError(`Invalid OTLP exporter option: endpoint must be http or https: ${endpoint}`);
+  }
+  return `${endpoint.replace(/\/+$/, "")}/v1/logs`;
+}
+
+/**
+ * Milliseconds to wait from a `Retry-After` value (delay-seconds or an HTTP date), or undefined when
+ * absent or unreadable. Dates in the past give 0.
+ */
+function parseRetryAfterMs(value: string | null, nowMs: number): number | undefined {
+  if (value === null) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
+  // Only date-looking values: Date.parse accepts bare numbers and other odd forms.
+  if (!/[a-z]/i.test(trimmed)) return undefined;
+  const dateMs = Date.parse(trimmed);
+  if (Number.isNaN(dateMs)) return undefined;
+  return Math.max(0, dateMs - nowMs);
+}
+
+/** Reads at most `maxBytes` of the body and cancels the rest, so no body is left open. */
+async function readCapped(response: Response, maxBytes: number): Promise<Uint8Array> {
+  if (response.body === null) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    while (total < maxBytes) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      total += value.length;
+    }
+  } finally {
+    if (total >= maxBytes) await reader.cancel();
+    reader.releaseLock();
+  }
+  if (chunks.length === 1) return chunks[0].subarray(0, maxBytes);
+  const out = new Uint8Array(Math.min(total, maxBytes));
+  let offset = 0;
+  for (const chunk of chunks) {
+    const n = Math.min(chunk.length, out.length - offset);
+    out.set(chunk.subarray(0, n), offset);
+    offset += n;
+    if (offset === out.length) break;
+  }
+  return out;
+}
+
+function errorDetail(thrown: unknown): string {
+  if (!(thrown instanceof Error)) return String(thrown);
+  const cause = thrown.cause instanceof Error ? `: ${thrown.cause.message}` : "";
+  return `${thrown.message}${cause}`;
+}
+
+/** A timer that resolves after `ms`, or at once when `signal` aborts. */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const done = (): void => {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", done);
+    resolve();
+  };
+  const timer = setTimeout(done, ms);
+  signal.addEventListener("abort", done, { once: true });
+  return promise;
+}

@@ -1,0 +1,14 @@
+/**
+ * The stitch stage: P..P F pieces of one file joined per stream as bytes, with a size cap and flushes.
+ *
+ * @module
+ */
+
+export {
+  type FinalPiece,
+  type FlushReason,
+  type PartialPiece,
+  type StitchedRecord,
+  Stitcher,
+  type StitcherOptions,
+} from "./stitcher.ts";
