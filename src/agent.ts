@@ -32,6 +32,8 @@ export interface AgentOptions {
   logger: Logger;
   /** Reads an environment variable (only what Kubernetes injects). */
   env: (name: string) => string | undefined;
+  /** An open cursor KV to use instead of opening `cursor.path` (the caller keeps ownership). */
+  kv?: Deno.Kv;
   /** Called with the telemetry listener's bound address. */
   onTelemetryListen?: (address: { hostname: string; port: number }) => void;
 }
@@ -83,7 +85,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       }),
   });
   const registry = new Registry({ logger });
-  const kv = await openCursorKv(config.cursor.path);
+  const ownsKv = options.kv === undefined;
+  const kv = options.kv ?? await openCursorKv(config.cursor.path);
+  const closeKv = (): void => {
+    if (ownsKv) kv.close();
+  };
   const scope: InstrumentationScope = { name: "containerstdout", version: VERSION };
 
   if (config.telemetry.listen !== "") {
@@ -156,7 +162,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   try {
     await registry.start();
   } catch (err) {
-    kv.close();
+    closeKv();
     throw new StartupError((err as Error).message, { cause: err });
   }
   let stopping: Promise<void> | null = null;
@@ -164,7 +170,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     registry,
     metrics,
     stop: () => {
-      stopping ??= registry.stop().finally(() => kv.close());
+      stopping ??= registry.stop().finally(closeKv);
       return stopping;
     },
   };

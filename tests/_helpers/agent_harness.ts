@@ -17,6 +17,8 @@ export interface HarnessOptions {
   sinkMode?: SinkMode;
   /** Reuse a temp dir (restart tests). */
   dir?: string;
+  /** An open KV for cursors (the test keeps ownership). */
+  kv?: Deno.Kv;
   /** Reuse a sink (restart tests). */
   sink?: OtlpSink;
 }
@@ -57,6 +59,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     config: result.value,
     logger: new Logger({ level: "debug", write: (line) => logs.push(line) }),
     env: () => undefined,
+    kv: options.kv,
   });
   let isStopped = false;
   const stopAgent = async (): Promise<void> => {

@@ -240,3 +240,24 @@ Deno.test("tailer raises FingerprintCardinality above tail.max_tracked_files", a
   await h.sink.waitForRecords(2);
   await waitFor(() => h.logs.some((l) => l.includes("FingerprintCardinality")));
 });
+
+Deno.test("tailer raises CursorWriteFailed when the cursor store fails and keeps delivering", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cso-kv-" });
+  const kv = await Deno.openKv(`${dir}/cursor.kv`);
+  try {
+    await using h = await startHarness({ kv });
+    const log = new ContainerLog(h.root, SPEC);
+    log.write("stdout", "before");
+    await h.sink.waitForRecords(1);
+    await waitFor(() => h.agent.metrics.cursorCommits.get() >= 1);
+    kv.close();
+    log.write("stdout", "after");
+    log.close();
+    await h.sink.waitForRecords(2);
+    await waitFor(() => h.agent.metrics.cursorCommitFailures.get() >= 1);
+    assert.ok(h.logs.some((l) => l.includes("CursorWriteFailed")), "the Kind is raised and logged");
+    assert.equal(h.sink.records[1].record.body, "after");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
