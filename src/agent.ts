@@ -60,7 +60,9 @@ async function openCursorKv(path: string): Promise<Deno.Kv> {
     await Deno.mkdir(dir, { recursive: true });
     return await Deno.openKv(path);
   } catch (err) {
-    throw new StartupError(`Cannot open cursor store: path ${path}: ${(err as Error).message}`, { cause: err });
+    throw new StartupError(`Cannot open cursor store: path ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -79,10 +81,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const kinds = new KindTracker({
     registry: registryMetrics,
     onChange: (s) =>
-      logger.log(s.isRaised ? "warn" : "info", s.isRaised ? "Degraded state raised" : "Degraded state cleared", {
-        kind: s.kind,
-        reason: s.reason,
-      }),
+      logger.log(
+        s.isRaised ? "warn" : "info",
+        s.isRaised ? "Degraded state raised" : "Degraded state cleared",
+        {
+          kind: s.kind,
+          reason: s.reason,
+        },
+      ),
   });
   const registry = new Registry({ logger });
   const ownsKv = options.kv === undefined;
@@ -149,6 +155,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     partialFlushTimeoutMs: config.partialFlushTimeoutMs,
     memoryLimitBytes: config.memoryLimitBytes,
     rescanIntervalMs: config.tail.rescanIntervalMs,
+    watchRescanIntervalMs: config.tail.watchRescanIntervalMs,
     maxOpenFiles: config.tail.maxOpenFiles,
     maxTrackedFiles: config.tail.maxTrackedFiles,
     rotateWaitMs: config.tail.rotateWaitMs,

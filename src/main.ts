@@ -7,7 +7,7 @@
  * @module
  */
 
-import { StartupError, startAgent, VERSION } from "./agent.ts";
+import { startAgent, StartupError, VERSION } from "./agent.ts";
 import {
   applyCliOverrides,
   type Config,
@@ -53,7 +53,9 @@ async function main(args: string[]): Promise<number> {
 
   let config;
   try {
-    const loaded = flags.configPath !== undefined ? await loadConfigFile(flags.configPath, { env }) : embeddedDefault();
+    const loaded = flags.configPath !== undefined
+      ? await loadConfigFile(flags.configPath, { env })
+      : embeddedDefault();
     config = applyCliOverrides(loaded, flags);
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -69,14 +71,19 @@ async function main(args: string[]): Promise<number> {
       config,
       logger,
       env,
-      onTelemetryListen: (addr) => logger.info("Telemetry listening", { address: `${addr.hostname}:${addr.port}` }),
+      onTelemetryListen: (addr) =>
+        logger.info("Telemetry listening", { address: `${addr.hostname}:${addr.port}` }),
     });
   } catch (err) {
     const error = toError(err);
     logger.error(error instanceof StartupError ? error.message : `Startup failed: ${error.message}`);
     return 1;
   }
-  logger.info("Agent started", { version: VERSION, include: config.include, endpoint: config.exporter.endpoint });
+  logger.info("Agent started", {
+    version: VERSION,
+    include: config.include,
+    endpoint: config.exporter.endpoint,
+  });
   await waitForSignal();
   logger.info("Stopping: flushing records, draining exports, committing cursors");
   await agent.stop();

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { startOtlpSink } from "./_fakes/otlp_sink.ts";
-import { freePort, readMetric, spawnAgent, waitFor } from "./_helpers/agent_process.ts";
+import { agentPermissionFlags, freePort, readMetric, spawnAgent, waitFor } from "./_helpers/agent_process.ts";
 import { ContainerLog, fakeUid } from "./_helpers/kubelet_tree.ts";
 
 const REPO_ROOT = new URL("../", import.meta.url).pathname;
 
 async function runMain(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P=agent", "--allow-read=/tmp", "src/main.ts", ...args],
+    args: ["run", ...agentPermissionFlags(["/tmp"], []), "src/main.ts", ...args],
     cwd: REPO_ROOT,
     env: { NO_COLOR: "1" },
     stdin: "null",
@@ -39,7 +39,10 @@ Deno.test("main --check-config lists every problem with its key path and exits 2
     assert.equal(r.code, 2);
     const lines = r.stdout.trim().split("\n");
     assert.ok(lines.some((l) => l.startsWith("max_log_size:")), r.stdout);
-    assert.ok(lines.some((l) => l.startsWith("exporter.endpointt:") && l.includes("exporter.endpoint")), r.stdout);
+    assert.ok(
+      lines.some((l) => l.startsWith("exporter.endpointt:") && l.includes("exporter.endpoint")),
+      r.stdout,
+    );
     assert.ok(lines.some((l) => l.startsWith("batch.max_delay:")), r.stdout);
     assert.ok(lines.some((l) => l.startsWith("start_at:")), r.stdout);
   } finally {
@@ -62,7 +65,10 @@ Deno.test("main --version and --help exit 0; an unknown flag exits 2", async () 
 Deno.test("main exits 1 with a clear message when the cursor store cannot be opened", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await Deno.writeTextFile(`${dir}/c.yaml`, `cursor:\n  path: /proc/containerstdout/cursor.kv\ntelemetry:\n  listen: ""\n`);
+    await Deno.writeTextFile(
+      `${dir}/c.yaml`,
+      `cursor:\n  path: /proc/containerstdout/cursor.kv\ntelemetry:\n  listen: ""\n`,
+    );
     const r = await runMain(["--config", `${dir}/c.yaml`]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /Cannot open cursor store: path \/proc\/containerstdout\/cursor.kv/);
@@ -78,7 +84,12 @@ Deno.test({
     await using sink = await startOtlpSink();
     const root = `${dir}/pods`;
     const logs = [0, 1].map((i) =>
-      new ContainerLog(root, { namespace: "ml", pod: `trainer-${i}`, uid: fakeUid(i + 1), container: "worker" })
+      new ContainerLog(root, {
+        namespace: "ml",
+        pod: `trainer-${i}`,
+        uid: fakeUid(i + 1),
+        container: "worker",
+      })
     );
     const port = freePort();
     await Deno.writeTextFile(
@@ -98,7 +109,11 @@ Deno.test({
       for (let k = 0; k < n; k++) {
         for (const [i, log] of logs.entries()) {
           const s = seq[i]++;
-          log.write(s % 7 === 0 ? "stderr" : "stdout", `c${i}-${s} ${"p".repeat(s % 90)}`, s % 11 === 0 ? [5, 20] : []);
+          log.write(
+            s % 7 === 0 ? "stderr" : "stdout",
+            `c${i}-${s} ${"p".repeat(s % 90)}`,
+            s % 11 === 0 ? [5, 20] : [],
+          );
         }
       }
     };
@@ -133,10 +148,14 @@ Deno.test({
       const bodies = sink.records.map((r) => String(r.record.body));
       const unique = new Set(bodies);
       for (const [i, n] of seq.entries()) {
-        for (let s = 0; s < n; s++) assert.ok(unique.has(`c${i}-${s} ${"p".repeat(s % 90)}`), `c${i}-${s} lost`);
+        for (let s = 0; s < n; s++) {
+          assert.ok(unique.has(`c${i}-${s} ${"p".repeat(s % 90)}`), `c${i}-${s} lost`);
+        }
       }
       const duplicates = bodies.length - unique.size;
-      console.log(`kill -9 test: ${want} records written, ${bodies.length} received, ${duplicates} duplicates`);
+      console.log(
+        `kill -9 test: ${want} records written, ${bodies.length} received, ${duplicates} duplicates`,
+      );
       assert.ok(await readMetric(`http://127.0.0.1:${port}`, "containerstdout_rotations_total") >= 2);
       assert.equal(await agent.stop(), 0);
     } finally {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import type { Config } from "./schema.ts";
 import {
   ConfigError,
@@ -56,7 +56,16 @@ export async function loadConfigFile(path: string, options: ValidateOptions = {}
 export function parseConfigYaml(text: string, options: LoadConfigOptions = {}): ValidateResult {
   const sourceName = options.sourceName ?? "config";
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  let doc: Document.Parsed;
+  try {
+    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  } catch (thrown) {
+    // npm:yaml reads process.env.LOG_TOKENS for every token and LOG_STREAM for every document; under a
+    // permission set that does not list them, Deno throws NotCapable from inside the parser.
+    if (!(thrown instanceof Deno.errors.NotCapable)) throw thrown;
+    const message = `Cannot parse YAML: ${thrown.message} (the yaml parser reads LOG_TOKENS and LOG_STREAM)`;
+    return { ok: false, errors: [{ path: sourceName, message }] };
+  }
   const syntaxProblems = [...doc.errors, ...doc.warnings].map((error): ConfigProblem => {
     const { line, col } = lineCounter.linePos(error.pos[0]);
     return {

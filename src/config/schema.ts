@@ -74,6 +74,7 @@ export interface Config {
   nodeName: string;
   tail: {
     rescanIntervalMs: number;
+    watchRescanIntervalMs: number;
     maxOpenFiles: number;
     maxTrackedFiles: number;
     rotateWaitMs: number;
@@ -220,7 +221,17 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = [
     unit: "ms",
     min: "100ms",
     max: "5m",
-    doc: "Period of the directory rescan that backs up the file watcher",
+    doc: "Period of the directory rescan while the file watcher is down or has overflowed",
+  },
+  {
+    key: "tail.watch_rescan_interval",
+    field: "tail.watchRescanIntervalMs",
+    type: "duration",
+    default: "60s",
+    unit: "ms",
+    min: "100ms",
+    max: "1h",
+    doc: "Period of the safety rescan while the file watcher is healthy (its events trigger scans at once)",
   },
   {
     key: "tail.max_open_files",

@@ -121,7 +121,10 @@ function collectKeys(
 ): void {
   for (const [name, value] of Object.entries(section)) {
     const key = prefix === "" ? name : `${prefix}.${name}`;
-    if (SPECS.has(key)) given.set(key, value);
+    // A dotted name would make `tail.x` and `tail: {x}` two spellings of one option, one silently winning.
+    if (name.includes(".")) {
+      ctx.problems.push({ path: key, message: "Unknown key, nest sections instead of dots" });
+    } else if (SPECS.has(key)) given.set(key, value);
     else if (SECTIONS.has(key)) {
       if (isMapping(value)) collectKeys(value, key, given, ctx);
       else if (value !== null) {

@@ -1,1 +1,1 @@
-export { type CursorStoreOptions, type CursorValue, CursorStore, CursorWriteError } from "./cursor_store.ts";
+export { CursorStore, type CursorStoreOptions, type CursorValue, CursorWriteError } from "./cursor_store.ts";

@@ -39,8 +39,14 @@ function body(podIndex: number, seq: number): { text: string; cuts: number[]; st
     const text = `[rank${podIndex}]: tensor dump ` + "Grüße 🚀 ".repeat(2500) + `#${seq}`;
     return { stream: "stdout", text, cuts: [16_384 - 1, 32_768 + 1] };
   }
-  if (r === 13) return { stream: "stderr", text: `WARNING step ${seq}: grad norm 3.2 exceeds clip 1.0`, cuts: [] };
-  return { stream: "stdout", text: `[rank${podIndex}]: step ${seq} loss=${(2 / (seq + 1)).toFixed(5)} 東京 ok`, cuts: [] };
+  if (r === 13) {
+    return { stream: "stderr", text: `WARNING step ${seq}: grad norm 3.2 exceeds clip 1.0`, cuts: [] };
+  }
+  return {
+    stream: "stdout",
+    text: `[rank${podIndex}]: step ${seq} loss=${(2 / (seq + 1)).toFixed(5)} 東京 ok`,
+    cuts: [],
+  };
 }
 
 async function main(): Promise<number> {
@@ -67,7 +73,11 @@ async function main(): Promise<number> {
     ].join("\n") + "\n",
   );
   console.log(`demo: tree ${root}, receiver ${sink.url}, agent metrics ${metricsUrl}/metrics`);
-  const agent = spawnAgent({ configPath: `${dir}/config.yaml`, readPaths: [dir], writePaths: [`${dir}/cursor`] });
+  const agent = spawnAgent({
+    configPath: `${dir}/config.yaml`,
+    readPaths: [dir],
+    writePaths: [`${dir}/cursor`],
+  });
   // Files rotated before the agent's first scan are history it does not read (as on a node where the
   // agent is installed late), so the writers start once the agent is ready.
   await waitFor(async () => {
@@ -128,9 +138,13 @@ async function main(): Promise<number> {
   }
 }
 
-function uniqueBodies(sink: { records: readonly { record: { body: unknown }; resource: Record<string, unknown> }[] }): number {
+function uniqueBodies(
+  sink: { records: readonly { record: { body: unknown }; resource: Record<string, unknown> }[] },
+): number {
   const set = new Set<string>();
-  for (const r of sink.records) set.add(`${r.resource["k8s.pod.name"]}/${r.resource["k8s.container.name"]}/${r.record.body}`);
+  for (const r of sink.records) {
+    set.add(`${r.resource["k8s.pod.name"]}/${r.resource["k8s.container.name"]}/${r.record.body}`);
+  }
   return set.size;
 }
 
@@ -148,7 +162,9 @@ async function printSummary(
 ): Promise<void> {
   const perPod = new Map<string, number>();
   for (const r of sink.records) {
-    const key = `${r.resource["k8s.namespace.name"]}/${r.resource["k8s.pod.name"]}/${r.resource["k8s.container.name"]}`;
+    const key = `${r.resource["k8s.namespace.name"]}/${r.resource["k8s.pod.name"]}/${
+      r.resource["k8s.container.name"]
+    }`;
     perPod.set(key, (perPod.get(key) ?? 0) + 1);
   }
   const unique = uniqueBodies(sink);

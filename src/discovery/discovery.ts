@@ -98,7 +98,8 @@ export class Discovery {
         if (found !== null) out.push(found);
       }
     } catch (err) {
-      this.#countError(err);
+      // A container directory vanishes with its pod; that is not a read error.
+      if (!(err instanceof Deno.errors.NotFound)) this.#countError(err);
     }
     return out;
   }
@@ -157,10 +158,17 @@ export class Discovery {
     }
   }
 
-  #walk(dir: string, segments: ReadonlyArray<RegExp | "**">, index: number, out: Map<string, FoundFile>): void {
+  #walk(
+    dir: string,
+    segments: ReadonlyArray<RegExp | "**">,
+    index: number,
+    out: Map<string, FoundFile>,
+  ): void {
     if (index >= segments.length) return;
     const segment = segments[index];
     const isLast = index === segments.length - 1;
+    // `**` may match no directory at all: the rest of the pattern then applies right here.
+    if (segment === "**" && !isLast) this.#walk(dir, segments, index + 1, out);
     let entries: Deno.DirEntry[];
     try {
       entries = [...Deno.readDirSync(dir)];
@@ -171,10 +179,8 @@ export class Discovery {
     for (const entry of entries) {
       const path = dir === "/" ? `/${entry.name}` : `${dir}/${entry.name}`;
       if (segment === "**") {
-        if (entry.isDirectory) {
-          this.#walk(path, segments, index, out);
-          this.#walk(path, segments, index + 1, out);
-        } else if (index + 1 < segments.length) this.#matchFile(path, entry, segments, index + 1, out);
+        if (entry.isDirectory) this.#walk(path, segments, index, out);
+        else if (isLast) this.#matchFile(path, entry, segments, index, out);
         continue;
       }
       if (!segment.test(entry.name)) continue;

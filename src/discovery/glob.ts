@@ -52,8 +52,12 @@ export function compileGlob(pattern: string): CompiledGlob {
   const root = parts.slice(0, rootEnd).join("/") || "/";
   const rest = parts.slice(rootEnd);
   const segments = rest.map((s) => s === "**" ? "**" as const : new RegExp(`^${segmentToRegExpSource(s)}$`));
-  const wholeSource = parts.map((s) => s === "**" ? "(?:[^/]+/)*?" : segmentToRegExpSource(s) + "/").join("")
-    .replace(/\/$/, "").replace(/\(\?:\[\^\/\]\+\/\)\*\?\//g, "(?:[^/]+/)*");
+  const last = parts.length - 1;
+  // A middle `**` matches zero or more directories; a trailing one everything below (one or more names).
+  const wholeSource = parts.map((s, i) => {
+    if (s === "**") return i === last ? "(?:[^/]+/)*[^/]+" : "(?:[^/]+/)*";
+    return segmentToRegExpSource(s) + (i === last ? "" : "/");
+  }).join("");
   return { root, segments, whole: new RegExp(`^${wholeSource}$`) };
 }
 

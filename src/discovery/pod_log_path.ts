@@ -38,7 +38,9 @@ export function parsePodLogPath(path: string): PodLogPathResult {
   if (m === null || containerName === "") return { ok: false, reason: "bad_file_name" };
   const first = podDir.indexOf("_");
   const last = podDir.lastIndexOf("_");
-  if (first <= 0 || last <= first + 1 || last === podDir.length - 1) return { ok: false, reason: "bad_pod_dir" };
+  if (first <= 0 || last <= first + 1 || last === podDir.length - 1) {
+    return { ok: false, reason: "bad_pod_dir" };
+  }
   const podUid = podDir.slice(last + 1);
   return {
     ok: true,

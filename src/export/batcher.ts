@@ -17,9 +17,14 @@ export type BatchOutcome =
   | { kind: "dropped"; reason: string; status?: number }
   | { kind: "aborted" };
 
-/** What the batcher needs from an exporter. */
-export interface BatchExporter {
-  export(records: readonly LogRecord[], signal: AbortSignal): Promise<BatchOutcome>;
+/**
+ * What the batcher needs from an exporter: `prepare` turns records into a request once, when the batch
+ * is sealed (so a batch waiting out an outage holds compressed bytes, not record objects); `send` sends
+ * it until it has a final outcome.
+ */
+export interface BatchExporter<P = unknown> {
+  prepare(records: readonly LogRecord[]): P;
+  send(prepared: P, signal: AbortSignal): Promise<BatchOutcome>;
 }
 
 /** Options for {@linkcode Batcher}. */
@@ -32,7 +37,8 @@ export interface BatcherOptions<K> {
   maxDelayMs: number;
   /** Export requests in flight at once. @default 2 */
   maxConcurrentRequests: number;
-  exporter: BatchExporter;
+  // deno-lint-ignore no-explicit-any
+  exporter: BatchExporter<any>;
   ack: AckTracker<K>;
   metrics: AgentMetrics;
   /** Called after a batch settles (delivered or dropped): backpressure may have eased. */
@@ -43,6 +49,7 @@ interface Batch {
   id: number;
   records: LogRecord[];
   bytes: number;
+  prepared?: unknown;
 }
 
 /** Collects records and exports them in bounded batches. */
@@ -71,7 +78,9 @@ export class Batcher<K> {
     batch.bytes += bytes;
     this.#inflightBytes += bytes;
     this.#options.ack.add(batch.id, file, startOffset);
-    if (batch.records.length >= this.#options.maxRecords || batch.bytes >= this.#options.maxBytes) this.flush();
+    if (batch.records.length >= this.#options.maxRecords || batch.bytes >= this.#options.maxBytes) {
+      this.flush();
+    }
   }
 
   /** Seals the current batch (if it holds records) and starts exports as slots allow. */
@@ -81,7 +90,10 @@ export class Batcher<K> {
       this.#timer = undefined;
     }
     if (this.#current.records.length === 0) return;
-    this.#queue.push(this.#current);
+    const sealed = this.#current;
+    sealed.prepared = this.#options.exporter.prepare(sealed.records);
+    sealed.records = [];
+    this.#queue.push(sealed);
     this.#current = this.#newBatch();
     this.#pump();
   }
@@ -128,7 +140,9 @@ export class Batcher<K> {
 
   #pump(): void {
     const { maxConcurrentRequests, metrics } = this.#options;
-    while (this.#running.size < maxConcurrentRequests && this.#queue.length > 0 && !this.#abort.signal.aborted) {
+    while (
+      this.#running.size < maxConcurrentRequests && this.#queue.length > 0 && !this.#abort.signal.aborted
+    ) {
       const batch = this.#queue.shift()!;
       const run = this.#run(batch).finally(() => {
         this.#running.delete(run);
@@ -142,7 +156,7 @@ export class Batcher<K> {
   async #run(batch: Batch): Promise<void> {
     let outcome: BatchOutcome;
     try {
-      outcome = await this.#options.exporter.export(batch.records, this.#abort.signal);
+      outcome = await this.#options.exporter.send(batch.prepared, this.#abort.signal);
     } catch {
       // The exporter reports outcomes instead of throwing; an escape is a bug. Keep the batch
       // unacknowledged (it is resent after a restart) rather than risk skipping it.

@@ -21,6 +21,7 @@
 import type { LogRecord } from "../record.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { Logger } from "../telemetry/log.ts";
+import { gzipSync } from "node:zlib";
 import { decodeLogsResponse, encodeLogsRequest } from "./otlp_encode.ts";
 
 /** What became of one batch. */
@@ -32,7 +33,13 @@ export type ExportOutcome =
   /** The caller's signal fired first: the batch is NOT acknowledged. */
   | { kind: "aborted" };
 
-/** Why a batch was dropped; also the log key suffix. */
+/** An encoded (and compressed) request body, ready to send and resend. */
+export interface PreparedRequest {
+  readonly body: Uint8Array<ArrayBuffer>;
+  readonly recordCount: number;
+}
+
+/** Why a batch was deliberately dropped. */
 export type ExportDropReason = "permanent_status" | "retry_exhausted";
 
 /** Outcome label of `containerstdout_export_requests_total`, one per HTTP attempt. */
@@ -51,17 +58,20 @@ export type ExportRetryReason = "retryable_status" | "network_error" | "timeout"
 export interface OtlpExporterOptions {
   /** Base URL of the endpoint; requests go to `${endpoint}/v1/logs`. */
   endpoint: string;
-  /** Extra request headers (e.g. authorization). @default {} */
+  /** Extra request headers (e.g. authorization); required, config `exporter.headers` defaults to {}. */
   headers: Readonly<Record<string, string>>;
-  /** Request body compression. @default "gzip" */
+  /** Request body compression; required, config `exporter.compression` defaults to "gzip". */
   compression: "gzip" | "none";
-  /** Per-request timeout, response body included. @default 10000 */
+  /** Per-request timeout, response body included; required, config `exporter.timeout` defaults to 10 s. */
   timeoutMs: number;
-  /** First retry delay floor. @default 500 */
+  /** Floor of every retry delay; required, config `exporter.retry.initial_interval` defaults to 500 ms. */
   retryInitialIntervalMs: number;
-  /** Upper bound of the backoff interval. @default 30000 */
+  /** Upper bound of the backoff interval; required, config `exporter.retry.max_interval` defaults to 30 s. */
   retryMaxIntervalMs: number;
-  /** Give up retrying after this long; 0 retries until delivered or aborted. @default 0 */
+  /**
+   * Give up retrying after this long; 0 retries until delivered or aborted (backpressure then holds the
+   * data in the files). Required, config `exporter.retry.max_elapsed` defaults to 0.
+   */
   retryMaxElapsedMs: number;
   metrics: AgentMetrics;
   logger: Logger;
@@ -82,6 +92,7 @@ const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
 /** Response bytes read at most: a partial-success message or an error excerpt. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
 const BODY_EXCERPT_CHARS = 512;
+const EMPTY = new Uint8Array(0);
 
 /** One HTTP attempt, classified. */
 type Attempt =
@@ -90,7 +101,10 @@ type Attempt =
   | { kind: "permanent"; status: number; bodyExcerpt: string }
   | { kind: "aborted" };
 
-/** Sends record batches to one OTLP/HTTP logs endpoint. Stateless between calls; safe to call concurrently. */
+/**
+ * Sends record batches to one OTLP/HTTP logs endpoint. Keeps no state between calls, so concurrent
+ * exports are safe.
+ */
 export class OtlpExporter {
   #url: string;
   #headers: Record<string, string>;
@@ -137,20 +151,41 @@ export class OtlpExporter {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Encodes, compresses and sends `records`, retrying until delivered, permanently failed, exhausted or aborted. */
-  async export(records: readonly LogRecord[], signal: AbortSignal): Promise<ExportOutcome> {
+  /**
+   * Encodes, compresses and sends `records`, retrying until delivered, permanently failed, exhausted or
+   * aborted.
+   */
+  export(records: readonly LogRecord[], signal: AbortSignal): Promise<ExportOutcome> {
+    if (signal.aborted) return Promise.resolve({ kind: "aborted" });
+    return this.send(this.prepare(records), signal);
+  }
+
+  /**
+   * Encodes and compresses `records` into a request body, synchronously. Done once when a batch is
+   * sealed, so a batch waiting for an outage to end holds only its compressed bytes, not its records.
+   * gzip runs at level 1: on log text it costs ~0.13 us per record against ~2 us for CompressionStream
+   * (level 6 through a Blob stream), for output ~1.3x larger (bench/otlp_encode_bench.ts).
+   */
+  prepare(records: readonly LogRecord[]): PreparedRequest {
+    const plain = encodeLogsRequest(records);
+    const body = this.#compression === "none" ? plain : new Uint8Array(gzipSync(plain, { level: 1 }));
+    return { body, recordCount: records.length };
+  }
+
+  /** Sends a prepared body, retrying until delivered, permanently failed, exhausted or aborted. */
+  async send(request: PreparedRequest, signal: AbortSignal): Promise<ExportOutcome> {
     if (signal.aborted) return { kind: "aborted" };
-    if (records.length === 0) return { kind: "delivered", rejectedRecords: 0 };
-    const body = await this.#encode(records);
+    const count = request.recordCount;
+    if (count === 0) return { kind: "delivered", rejectedRecords: 0 };
     const startedMs = this.#now();
     for (let retry = 0;; retry++) {
-      const attempt = await this.#send(body, signal);
+      const attempt = await this.#send(request.body, signal);
       if (attempt.kind === "aborted") return attempt;
-      if (attempt.kind === "success") return this.#delivered(records.length, attempt);
-      if (attempt.kind === "permanent") return this.#dropPermanent(records.length, attempt);
+      if (attempt.kind === "success") return this.#delivered(count, attempt);
+      if (attempt.kind === "permanent") return this.#dropPermanent(count, attempt);
       const delayMs = this.#retryDelayMs(retry, attempt.retryAfterMs);
       if (this.#maxElapsedMs > 0 && this.#now() + delayMs - startedMs > this.#maxElapsedMs) {
-        return this.#dropExhausted(records.length, attempt, retry + 1);
+        return this.#dropExhausted(count, attempt, retry + 1);
       }
       this.#metrics.exportRetries.inc(1, attempt.reason);
       this.#logger.limited("warn", `otlp_retry_${attempt.reason}`, "OTLP export failed, retrying", {
@@ -163,19 +198,11 @@ export class OtlpExporter {
     }
   }
 
-  async #encode(records: readonly LogRecord[]): Promise<Uint8Array<ArrayBuffer>> {
-    const plain = encodeLogsRequest(records);
-    if (this.#compression === "none") return plain;
-    const stream = new Blob([plain]).stream().pipeThrough(new CompressionStream("gzip"));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
-  }
-
   /** One POST, classified; every response body is read (bounded) or cancelled. */
   async #send(body: Uint8Array<ArrayBuffer>, signal: AbortSignal): Promise<Attempt> {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const combined = AbortSignal.any([signal, timeout]);
     const startedMs = this.#now();
-    this.#metrics.exportBytes.inc(body.length);
     try {
       const response = await fetch(this.#url, {
         method: "POST",
@@ -183,6 +210,8 @@ export class OtlpExporter {
         body,
         signal: combined,
       });
+      // Counted once answered: a refused connection sent nothing.
+      this.#metrics.exportBytes.inc(body.length);
       const attempt = await this.#classify(response);
       this.#countRequest(attempt);
       return attempt;
@@ -200,7 +229,9 @@ export class OtlpExporter {
   async #classify(response: Response): Promise<Attempt> {
     const status = response.status;
     if (status >= 200 && status < 300) {
-      const decoded = decodeLogsResponse(await readCapped(response, MAX_RESPONSE_BYTES));
+      // The endpoint has accepted the batch once the status is 2xx: a body that fails to arrive (abort,
+      // timeout, reset) must not turn that into a resend.
+      const decoded = decodeLogsResponse(await readCapped(response, MAX_RESPONSE_BYTES).catch(() => EMPTY));
       if (decoded.ok) {
         return {
           kind: "success",
@@ -216,10 +247,12 @@ export class OtlpExporter {
     }
     if (RETRYABLE_STATUSES.has(status)) {
       const retryAfterMs = parseRetryAfterMs(response.headers.get("retry-after"), this.#now());
-      await response.body?.cancel();
+      await response.body?.cancel().catch(() => undefined);
       return { kind: "retry", reason: "retryable_status", status, retryAfterMs, detail: `status ${status}` };
     }
-    const excerpt = new TextDecoder().decode(await readCapped(response, BODY_EXCERPT_CHARS * 4));
+    // The status alone decides; the excerpt is best effort.
+    const excerptBytes = await readCapped(response, BODY_EXCERPT_CHARS * 4).catch(() => EMPTY);
+    const excerpt = new TextDecoder().decode(excerptBytes);
     return { kind: "permanent", status, bodyExcerpt: excerpt.slice(0, BODY_EXCERPT_CHARS) };
   }
 

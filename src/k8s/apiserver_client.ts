@@ -8,7 +8,7 @@
  * @module
  */
 
-import { JsonLinesDecoder, type JsonLineResult } from "./json_lines.ts";
+import { type JsonLineResult, JsonLinesDecoder } from "./json_lines.ts";
 import { TokenReadError, type TokenSource } from "./token_source.ts";
 
 /** Why a request to the API server failed. */
@@ -29,7 +29,11 @@ export class ApiServerError extends Error {
   /** The HTTP status (or the watch ERROR event's code), when there was one. */
   readonly status: number | null;
 
-  constructor(reason: ApiServerErrorReason, message: string, options: { status?: number; cause?: unknown } = {}) {
+  constructor(
+    reason: ApiServerErrorReason,
+    message: string,
+    options: { status?: number; cause?: unknown } = {},
+  ) {
     super(message, { cause: options.cause });
     this.reason = reason;
     this.status = options.status ?? null;
@@ -69,7 +73,7 @@ export interface ApiServerClientOptions {
 export interface ListPodsOptions {
   /** e.g. `spec.nodeName=node-a`. @default "" */
   fieldSelector?: string;
-  /** `0` serves the list from the API server's watch cache. @default "0" */
+  /** `0` serves the list from the API server's watch cache; empty asks for the latest state. @default "0" */
   resourceVersion?: string;
   signal: AbortSignal;
 }
@@ -107,7 +111,9 @@ export class ApiServerClient implements Disposable {
    * Lists pods. @throws {ApiServerError} on any failure; rethrows the signal's reason when aborted
    */
   async listPods(options: ListPodsOptions): Promise<PodList> {
-    const query = new URLSearchParams({ resourceVersion: options.resourceVersion ?? "0" });
+    const query = new URLSearchParams();
+    const rv = options.resourceVersion ?? "0";
+    if (rv !== "") query.set("resourceVersion", rv);
     if (options.fieldSelector) query.set("fieldSelector", options.fieldSelector);
     const idle = new IdleDeadline(options.signal, this.#idleTimeoutMs);
     try {
@@ -236,7 +242,10 @@ export class ApiServerClient implements Disposable {
       total += chunk.value.length;
       if (total > this.#maxListBytes) {
         await reader.cancel();
-        throw new ApiServerError("malformed_response", `Pod list too large: over ${this.#maxListBytes} bytes`);
+        throw new ApiServerError(
+          "malformed_response",
+          `Pod list too large: over ${this.#maxListBytes} bytes`,
+        );
       }
       chunks.push(chunk.value);
     }
@@ -256,7 +265,7 @@ class IdleDeadline {
   #outer: AbortSignal;
   #controller = new AbortController();
   #timeoutMs: number;
-  #timer: number | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #hasFired = false;
 
   constructor(outer: AbortSignal, timeoutMs: number) {
@@ -294,17 +303,26 @@ class IdleDeadline {
 function toWatchEvent(line: JsonLineResult): WatchEvent | null {
   if (!line.ok) throw new ApiServerError("malformed_response", `Bad watch event: ${line.reason}`);
   const event = line.value as { type?: unknown; object?: unknown } | null;
-  if (typeof event !== "object" || event === null || typeof event.object !== "object" || event.object === null) {
+  if (
+    typeof event !== "object" || event === null || typeof event.object !== "object" || event.object === null
+  ) {
     throw new ApiServerError("malformed_response", "Bad watch event: not an object with an object field");
   }
-  const object = event.object as { metadata?: { resourceVersion?: unknown }; code?: unknown; message?: unknown };
+  const object = event.object as {
+    metadata?: { resourceVersion?: unknown };
+    code?: unknown;
+    message?: unknown;
+  };
   if (event.type === "ERROR") {
     const code = typeof object.code === "number" ? object.code : 0;
     const message = typeof object.message === "string" ? object.message : "no message";
     if (code === 410) throw new ApiServerError("gone", `Watch expired: 410: ${message}`, { status: 410 });
     throw new ApiServerError("watch_error", `Watch ERROR event: ${code}: ${message}`, { status: code });
   }
-  if (event.type !== "ADDED" && event.type !== "MODIFIED" && event.type !== "DELETED" && event.type !== "BOOKMARK") {
+  if (
+    event.type !== "ADDED" && event.type !== "MODIFIED" && event.type !== "DELETED" &&
+    event.type !== "BOOKMARK"
+  ) {
     // Event types added by later API versions are skipped, not fatal.
     return null;
   }
@@ -317,7 +335,9 @@ function parsePodList(bytes: Uint8Array): PodList {
   try {
     value = JSON.parse(new TextDecoder().decode(bytes));
   } catch (thrown) {
-    throw new ApiServerError("malformed_response", `Pod list is not JSON: ${String(thrown)}`, { cause: thrown });
+    throw new ApiServerError("malformed_response", `Pod list is not JSON: ${String(thrown)}`, {
+      cause: thrown,
+    });
   }
   const rv = value?.metadata?.resourceVersion;
   if (typeof rv !== "string" || rv === "" || !Array.isArray(value.items)) {

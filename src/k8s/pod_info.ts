@@ -112,7 +112,15 @@ export function toPodInfo(wire: unknown, options: PodTrimOptions): PodInfoResult
   const labels = pick(allLabels, options.keepLabel);
   const annotations = pick(allAnnotations, options.keepAnnotation);
   const owner = controllerOf(meta.ownerReferences);
-  const kept = { uid: meta.uid, namespace: meta.namespace, name: meta.name, nodeName, labels, annotations, owner };
+  const kept = {
+    uid: meta.uid,
+    namespace: meta.namespace,
+    name: meta.name,
+    nodeName,
+    labels,
+    annotations,
+    owner,
+  };
   const fingerprint = JSON.stringify([kept, containers]);
   return { ok: true, value: { ...kept, containers, fingerprint } };
 }
@@ -156,7 +164,9 @@ function controllerOf(refs: unknown): PodInfo["owner"] {
   if (!Array.isArray(refs)) return null;
   for (const ref of refs) {
     if (typeof ref !== "object" || ref === null) continue;
-    if (ref.controller === true && isText(ref.kind) && isText(ref.name)) return { kind: ref.kind, name: ref.name };
+    if (ref.controller === true && isText(ref.kind) && isText(ref.name)) {
+      return { kind: ref.kind, name: ref.name };
+    }
   }
   return null;
 }
@@ -168,7 +178,10 @@ function stringRecord(value: unknown): Record<string, string> {
   return out;
 }
 
-function pick(all: Record<string, string>, keep: ((key: string) => boolean) | undefined): Record<string, string> {
+function pick(
+  all: Record<string, string>,
+  keep: ((key: string) => boolean) | undefined,
+): Record<string, string> {
   if (keep === undefined) return all;
   const out: Record<string, string> = {};
   for (const key of Object.keys(all)) if (keep(key)) out[key] = all[key];

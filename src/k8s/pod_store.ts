@@ -78,6 +78,7 @@ export class PodStore {
     this.#cache.set(pod.uid, { pod, deletedAtMs: null, drainedAtMs: 0 });
     this.#byName.set(nameKey(pod.namespace, pod.name), pod.uid);
     this.#changed();
+    this.#metrics.podsCached.set(this.#cache.size);
     return true;
   }
 
@@ -153,7 +154,10 @@ export class PodStore {
       this.#cache.delete(uid);
       purged++;
     }
-    if (purged > 0) this.#checkCardinality();
+    if (purged > 0) {
+      this.#metrics.podsCached.set(this.#cache.size);
+      this.#checkCardinality();
+    }
     return purged;
   }
 
@@ -164,7 +168,8 @@ export class PodStore {
   }
 
   #openCount(pod: PodInfo): number {
-    return (this.#openFiles.get(pod.uid) ?? 0) + (this.#openFiles.get(staticKey(pod.namespace, pod.name)) ?? 0);
+    return (this.#openFiles.get(pod.uid) ?? 0) +
+      (this.#openFiles.get(staticKey(pod.namespace, pod.name)) ?? 0);
   }
 
   #onDispose(entry: PodEntry, uid: string, reason: LRUCache.DisposeReason): void {
@@ -184,7 +189,6 @@ export class PodStore {
 
   #changed(): void {
     this.#version++;
-    this.#metrics.podsCached.set(this.#cache.size);
   }
 
   #checkCardinality(): void {

@@ -65,7 +65,10 @@ export class Registry {
       try {
         await component.stop();
       } catch (err) {
-        this.#logger.error("Component failed to stop cleanly", { component: component.name, error: toError(err) });
+        this.#logger.error("Component failed to stop cleanly", {
+          component: component.name,
+          error: toError(err),
+        });
       }
     }
     this.#started = [];

@@ -7,8 +7,15 @@
  */
 
 import { parseCriLine } from "../cri/mod.ts";
-import { type StitchedRecord, Stitcher } from "../stitch/mod.ts";
-import type { Attributes, InstrumentationScope, LogRecord, PodLogPath, ResourceRef, Stream } from "../record.ts";
+import type { StitchedRecord, Stitcher } from "../stitch/mod.ts";
+import type {
+  Attributes,
+  InstrumentationScope,
+  LogRecord,
+  PodLogPath,
+  ResourceRef,
+  Stream,
+} from "../record.ts";
 import type { Fingerprint } from "./file_identity.ts";
 
 /** Where a file is in its life. */
@@ -29,6 +36,8 @@ export interface ChunkContext {
   attribute: (path: PodLogPath, body: string, attributes: Attributes) => void;
   maxLogSizeBytes: number;
   nowMs: number;
+  /** `nowMs` as an HrTime, shared by every record of the chunk (the serializer only reads it). */
+  observedHr: [number, number];
   /** Counters updated per chunk. */
   counts: ChunkCounts;
 }
@@ -65,6 +74,8 @@ export class TailedFile {
   carry: Uint8Array | null = null;
   lastSizeBytes: number;
   wantsRead = true;
+  /** A watch event named this file: at EOF, stat it to catch an in-place truncation. */
+  needsStat = false;
   isAtEof = false;
   isRotated = false;
   rotatedAtMs = 0;
@@ -133,13 +144,16 @@ export class TailedFile {
   processOverlongLine(bytes: Uint8Array, ctx: ChunkContext): void {
     const start = this.consumedOffset;
     const body = decodeCapped(bytes, ctx.maxLogSizeBytes);
-    this.#emit(ctx, undefined, body, msToHr(ctx.nowMs), start, { "log.parse_error": "line_too_long" });
+    this.#emit(ctx, undefined, body, ctx.observedHr, start, { "log.parse_error": "line_too_long" });
     ctx.counts.lines++;
     this.consumedOffset += bytes.length;
   }
 
   /** Flushes unfinished records (and a final line without its newline) for `reason`. */
-  flushPending(reason: "rotated_eof" | "deleted_eof" | "shutdown" | "truncated_file", ctx: ChunkContext): void {
+  flushPending(
+    reason: "rotated_eof" | "deleted_eof" | "shutdown" | "truncated_file",
+    ctx: ChunkContext,
+  ): void {
     for (const rec of this.stitcher.flushAll(reason)) this.#emitStitched(rec, ctx);
     if (reason !== "shutdown" && reason !== "truncated_file" && this.carry !== null) {
       // A last line the writer never ended with "\n": ship it rather than lose it.
@@ -168,7 +182,7 @@ export class TailedFile {
       const body = line.length > ctx.maxLogSizeBytes
         ? decodeCapped(buf.subarray(b, nb), ctx.maxLogSizeBytes)
         : line;
-      this.#emit(ctx, undefined, body, msToHr(ctx.nowMs), lineStart, { "log.parse_error": r.reason });
+      this.#emit(ctx, undefined, body, ctx.observedHr, lineStart, { "log.parse_error": r.reason });
       return;
     }
     if (r.isPartial) {
@@ -182,7 +196,9 @@ export class TailedFile {
       return;
     }
     if (this.stitcher.hasPending(r.stream)) {
-      const rec = this.stitcher.complete(r.stream, buf.subarray(b + r.bodyStart, nb), { endOffset: base + nb + 1 });
+      const rec = this.stitcher.complete(r.stream, buf.subarray(b + r.bodyStart, nb), {
+        endOffset: base + nb + 1,
+      });
       this.#emitStitched(rec, ctx);
       return;
     }
@@ -225,7 +241,7 @@ export class TailedFile {
     if (this.podPath !== null) ctx.attribute(this.podPath, body, attributes);
     const record: LogRecord = {
       hrTime,
-      hrTimeObserved: msToHr(ctx.nowMs),
+      hrTimeObserved: ctx.observedHr,
       body,
       attributes,
       droppedAttributesCount: 0,

@@ -17,8 +17,8 @@ import { Stitcher } from "../stitch/mod.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { KindTracker } from "../telemetry/kinds.ts";
 import { type Logger, toError } from "../telemetry/log.ts";
-import { fingerprintOf, guardHashAt, hashBytes, readAt } from "./file_identity.ts";
-import { type ChunkContext, type ChunkCounts, type RecordSink, TailedFile } from "./tailed_file.ts";
+import { type Fingerprint, fingerprintOf, guardHashAt, hashBytes, readAt } from "./file_identity.ts";
+import { type ChunkContext, type ChunkCounts, msToHr, type RecordSink, TailedFile } from "./tailed_file.ts";
 
 /** Options for {@linkcode Tailer}. */
 export interface TailerOptions {
@@ -35,7 +35,10 @@ export interface TailerOptions {
   maxLogSizeBytes: number;
   partialFlushTimeoutMs: number;
   memoryLimitBytes: number;
+  /** Rescan period while the watcher is down or overflowed. */
   rescanIntervalMs: number;
+  /** Safety rescan period while the watcher is healthy. */
+  watchRescanIntervalMs: number;
   maxOpenFiles: number;
   maxTrackedFiles: number;
   rotateWaitMs: number;
@@ -61,21 +64,36 @@ export class Tailer implements Component, RecordSink {
   #drained = new Map<string, { dir: string; cursor: CursorValue }>();
   #deletedCursors = new Set<string>();
   #dirLastSeenMs = new Map<string, number>();
+  /** When the previous scan ran (null before the first one). */
+  #lastScanMs: number | null = null;
+  /** The newest cursor update found at start: when the previous run last committed (null on a first start). */
+  #lastRunMs: number | null = null;
   #pathResources = new Map<string, ResourceRef>();
   #abort = new AbortController();
   #loop: Promise<void> | null = null;
   #watch: Promise<void> | null = null;
   #wakeResolve: (() => void) | null = null;
   #isScanRequested = true;
+  /** Extra scans after an event for an unknown path: a file created right after `mkdir -p` of its
+   * directory is often not reported by the watcher, so the directory's event is followed up. */
+  #followUpScanMs: number[] = [];
   #nextScanMs = 0;
   #nextCommitMs = 0;
+  /** Something may have moved a cursor since the last commit; when false the loop sleeps until the next scan. */
+  #isDirty = true;
   #commit: Promise<void> | null = null;
   #pausedSinceMs: number | null = null;
   #isFirstStart = false;
   #isStopped = false;
   #lastLossMs = new Map<"RotationStalled" | "BackpressureDrop", number>();
   #lastError = "";
-  #counts: ChunkCounts = { lines: 0, records: 0, truncated: 0, malformed: new Map(), partialFlushes: new Map() };
+  #counts: ChunkCounts = {
+    lines: 0,
+    records: 0,
+    truncated: 0,
+    malformed: new Map(),
+    partialFlushes: new Map(),
+  };
 
   constructor(options: TailerOptions) {
     this.#o = options;
@@ -84,12 +102,18 @@ export class Tailer implements Component, RecordSink {
   }
 
   /** RecordSink: hands a record to the batcher. */
-  push(record: Parameters<RecordSink["push"]>[0], file: TailedFile, startOffset: number, bytes: number): void {
+  push(
+    record: Parameters<RecordSink["push"]>[0],
+    file: TailedFile,
+    startOffset: number,
+    bytes: number,
+  ): void {
     this.#o.batcher.push(record, file, startOffset, bytes);
   }
 
   /** Wakes the read loop (a watch event, an acknowledged batch). */
   wake(): void {
+    this.#isDirty = true;
     const resolve = this.#wakeResolve;
     this.#wakeResolve = null;
     resolve?.();
@@ -149,7 +173,9 @@ export class Tailer implements Component, RecordSink {
         if (this.#isScanRequested || now >= this.#nextScanMs) this.#scan(false);
         const didRead = await this.#readRound();
         this.#housekeeping(this.#now());
-        if (this.#now() >= this.#nextCommitMs && this.#commit === null) {
+        if (didRead) this.#isDirty = true;
+        if (this.#isDirty && this.#now() >= this.#nextCommitMs && this.#commit === null) {
+          this.#isDirty = false;
           this.#nextCommitMs = this.#now() + this.#o.cursorFlushIntervalMs;
           this.#commit = this.#commitCursors(this.#now()).finally(() => this.#commit = null);
         }
@@ -167,10 +193,15 @@ export class Tailer implements Component, RecordSink {
 
   #idleWaitMs(): number {
     const now = this.#now();
-    let wait = Math.min(this.#nextScanMs - now, this.#nextCommitMs - now);
+    let wait = this.#nextScanMs - now;
+    if (this.#isDirty || this.#commit !== null || this.#o.ack.outstandingBatches() > 0) {
+      wait = Math.min(wait, Math.max(this.#nextCommitMs - now, 50));
+    }
     for (const tf of this.#byKey.values()) {
       if (tf.state !== "active") continue;
-      if (tf.stitcher.pendingStartOffset() !== Infinity) wait = Math.min(wait, this.#o.partialFlushTimeoutMs / 2);
+      if (tf.stitcher.pendingStartOffset() !== Infinity) {
+        wait = Math.min(wait, this.#o.partialFlushTimeoutMs / 2);
+      }
       if (tf.isRotated) wait = Math.min(wait, 250);
     }
     return Math.max(5, wait);
@@ -190,11 +221,19 @@ export class Tailer implements Component, RecordSink {
   }
 
   #onWatchEvent(paths: string[]): void {
-    if (paths.length === 0) this.#isScanRequested = true;
+    let isUnknown = paths.length === 0;
     for (const path of paths) {
       const tf = this.#byPath.get(path);
-      if (tf === undefined) this.#isScanRequested = true;
-      else tf.wantsRead = true;
+      if (tf === undefined) isUnknown = true;
+      else {
+        tf.wantsRead = true;
+        tf.needsStat = true;
+      }
+    }
+    if (isUnknown) {
+      this.#isScanRequested = true;
+      const now = this.#now();
+      this.#followUpScanMs = FOLLOW_UP_SCAN_DELAYS_MS.map((d) => now + d);
     }
     this.wake();
   }
@@ -243,7 +282,13 @@ export class Tailer implements Component, RecordSink {
     const now = this.#now();
     if (n === null || n === 0) {
       tf.wantsRead = false;
-      if (!tf.isAtEof) tf.isAtEof = true;
+      tf.isAtEof = true;
+      if (tf.needsStat) {
+        // A write event that brought no bytes: the file may have been truncated in place.
+        tf.needsStat = false;
+        const size = fileSize(tf);
+        if (size < tf.readPosition && !tf.isRotated) this.#restartTruncated(tf, "size_shrank");
+      }
       return false;
     }
     tf.isAtEof = false;
@@ -279,6 +324,7 @@ export class Tailer implements Component, RecordSink {
       attribute: (path, body, attributes) => this.#o.enricher.attribute(path, body, attributes),
       maxLogSizeBytes: this.#o.maxLogSizeBytes,
       nowMs,
+      observedHr: msToHr(nowMs),
       counts: this.#counts,
     };
   }
@@ -325,8 +371,12 @@ export class Tailer implements Component, RecordSink {
   #scan(isInitial: boolean): void {
     const now = this.#now();
     this.#isScanRequested = false;
-    this.#nextScanMs = now + this.#o.rescanIntervalMs;
+    const interval = this.#o.discovery.isWatchHealthy()
+      ? this.#o.watchRescanIntervalMs
+      : this.#o.rescanIntervalMs;
+    this.#nextScanMs = Math.min(now + interval, this.#followUpScanMs.shift() ?? Infinity);
     this.#o.metrics.rescans.inc(1, isInitial ? "initial" : "periodic");
+    this.#isDirty = true;
     const found = this.#o.discovery.scan();
     const seen = new Set<string>();
     const rotatedDirs = new Set<string>();
@@ -358,8 +408,11 @@ export class Tailer implements Component, RecordSink {
       this.#markRotated(tf, now);
       rotatedDirs.add(dirOf(path));
     }
-    for (const dir of rotatedDirs) this.#adoptMissedRotations(dir, now);
+    for (const [dir, sinceMs] of this.#unseenRotationBounds(rotatedDirs, found, isInitial)) {
+      this.#adoptMissedRotations(dir, sinceMs, now);
+    }
     for (const f of found) this.#dirLastSeenMs.set(dirOf(f.path), now);
+    this.#lastScanMs = now;
     this.#openWaiting();
     this.#o.metrics.filesTracked.set(this.#byKey.size);
     if (this.#byKey.size > this.#o.maxTrackedFiles) {
@@ -448,11 +501,39 @@ export class Tailer implements Component, RecordSink {
   }
 
   /**
-   * Kubelet may rotate twice between two scans. A rotated sibling (`N.log.<ts>`) we never saw, modified
-   * after we last looked at the directory, holds lines nobody read: tail it from 0.
+   * Directories that may hold rotated files no scan saw, each with the time after which such a file is
+   * unseen: a directory where this scan saw a rotation (since we last looked at it); a directory new since
+   * the previous scan (its first file was created and rotated in between); and at start, every directory
+   * (rotations while we were down, twice or in a directory that appeared meanwhile). A first start reads
+   * only the included names, as before.
    */
-  #adoptMissedRotations(dir: string, now: number): void {
-    const lastSeen = this.#dirLastSeenMs.get(dir);
+  #unseenRotationBounds(
+    rotatedDirs: Set<string>,
+    found: FoundFile[],
+    isInitial: boolean,
+  ): Map<string, number> {
+    const bounds = new Map<string, number>();
+    for (const dir of rotatedDirs) {
+      const lastSeen = this.#dirLastSeenMs.get(dir);
+      if (lastSeen !== undefined) bounds.set(dir, lastSeen);
+    }
+    const unseenSinceMs = isInitial ? this.#lastRunMs : this.#lastScanMs;
+    if (unseenSinceMs === null) return bounds;
+    if (isInitial) {
+      for (const [dir, lastSeen] of this.#dirLastSeenMs) if (!bounds.has(dir)) bounds.set(dir, lastSeen);
+    }
+    for (const f of found) {
+      const dir = dirOf(f.path);
+      if (!bounds.has(dir) && !this.#dirLastSeenMs.has(dir)) bounds.set(dir, unseenSinceMs);
+    }
+    return bounds;
+  }
+
+  /**
+   * Kubelet may rotate twice between two scans. A rotated sibling (`N.log.<ts>`) we never saw, modified
+   * after `sinceMs`, holds lines nobody read: tail it from 0.
+   */
+  #adoptMissedRotations(dir: string, sinceMs: number, now: number): void {
     const siblings = this.#o.discovery.rotatedSiblings(dir);
     for (const f of siblings) {
       const key = `${f.dev}:${f.ino}`;
@@ -461,7 +542,9 @@ export class Tailer implements Component, RecordSink {
         tf.currentPath = f.path;
         continue;
       }
-      if (lastSeen === undefined || this.#drained.has(key) || f.mtimeMs < lastSeen) continue;
+      // File times come from the kernel's coarse clock, up to a tick behind Date.now() (5 ms measured on
+      // ext4), and some filesystems keep whole seconds: a file written just after a scan can look older.
+      if (this.#drained.has(key) || f.mtimeMs < sinceMs - MTIME_SLACK_MS) continue;
       const adopted = this.#track({ ...f, path: f.path }, 0, now);
       this.#byPath.delete(f.path);
       adopted.isRotated = true;
@@ -481,6 +564,10 @@ export class Tailer implements Component, RecordSink {
     tf.isAtEof = false;
     tf.wantsRead = true;
     tf.file?.seekSync(0, Deno.SeekMode.Start);
+    // The old head is gone: commit the new one, or after a restart the file's cursor no longer matches it
+    // (taken for a reused inode: its bytes read again, its old size counted as lost).
+    if (tf.file !== null) tf.fingerprint = fingerprintOf(tf.file, this.#o.fingerprintBytes, 0);
+    tf.committedFingerprintLength = -1;
     this.#o.metrics.truncations.inc(1, reason);
     this.#o.logger.limited("info", `truncated:${tf.key}`, "Log file truncated; reading it again from 0", {
       path: tf.currentPath,
@@ -517,8 +604,12 @@ export class Tailer implements Component, RecordSink {
           // Holding a deleted file open keeps its disk space from the node; past the deadline we let go.
           const isPaused = this.#pausedSinceMs !== null;
           const unread = Math.max(0, fileSize(tf) - tf.readPosition) + (tf.carry?.length ?? 0);
-          this.#countLoss(tf, unread, isPaused ? "deleted_while_paused" : "drain_deadline",
-            isPaused ? "BackpressureDrop" : "RotationStalled");
+          this.#countLoss(
+            tf,
+            unread,
+            isPaused ? "deleted_while_paused" : "drain_deadline",
+            isPaused ? "BackpressureDrop" : "RotationStalled",
+          );
           this.#setResource(ctx, tf);
           tf.flushPending("deleted_eof", ctx);
           tf.consumedOffset = tf.readPosition = fileSize(tf);
@@ -535,7 +626,10 @@ export class Tailer implements Component, RecordSink {
     const hold = this.#o.lossKindHoldMs ?? 300_000;
     const rot = this.#lastLossMs.get("RotationStalled");
     if (isStalled) {
-      this.#o.kinds.raise("RotationStalled", "a rotated file still has unread bytes after tail.drain_deadline");
+      this.#o.kinds.raise(
+        "RotationStalled",
+        "a rotated file still has unread bytes after tail.drain_deadline",
+      );
     } else if (rot === undefined || now - rot > hold) this.#o.kinds.clear("RotationStalled");
     const bp = this.#lastLossMs.get("BackpressureDrop");
     if (bp !== undefined && now - bp > hold) this.#o.kinds.clear("BackpressureDrop");
@@ -602,16 +696,19 @@ export class Tailer implements Component, RecordSink {
 
   async #commitCursors(now: number): Promise<void> {
     const changes = new Map<string, CursorValue | null>();
-    const updated: Array<[TailedFile, number, string]> = [];
+    const updated: Array<[TailedFile, number, string, Fingerprint]> = [];
     for (const tf of this.#byKey.values()) {
       if (tf.state === "waiting") continue;
       const offset = this.#frontier(tf);
-      if (tf.file !== null && tf.fingerprint.length < this.#o.fingerprintBytes && tf.readPosition > tf.fingerprint.length) {
+      if (
+        tf.file !== null && tf.fingerprint.length < this.#o.fingerprintBytes &&
+        tf.readPosition > tf.fingerprint.length
+      ) {
         tf.fingerprint = fingerprintOf(tf.file, this.#o.fingerprintBytes, tf.readPosition);
       }
       if (offset === tf.committedOffset && tf.fingerprint.length === tf.committedFingerprintLength) continue;
       const guard = tf.file !== null ? guardHashAt(tf.file, offset, tf.readPosition) : tf.committedGuardHash;
-      updated.push([tf, offset, guard]);
+      updated.push([tf, offset, guard, tf.fingerprint]);
       const value = this.#cursorValue(tf, false);
       value.offset = offset;
       value.guardHash = guard;
@@ -626,6 +723,7 @@ export class Tailer implements Component, RecordSink {
       await this.#o.cursorStore.commit(changes);
     } catch (err) {
       const error = toError(err);
+      this.#isDirty = true;
       this.#o.metrics.cursorCommitFailures.inc();
       this.#o.kinds.raise("CursorWriteFailed", error.message);
       this.#o.logger.limited("error", "cursor:commit", "Cursor commit failed; retrying next interval", {
@@ -633,12 +731,14 @@ export class Tailer implements Component, RecordSink {
       });
       return;
     }
-    for (const [tf, offset, guard] of updated) {
+    for (const [tf, offset, guard, fingerprint] of updated) {
       tf.committedOffset = offset;
+      // A truncation during the commit replaced the fingerprint: the stored one is stale, commit again.
       tf.committedFingerprintLength = tf.fingerprint.length;
       tf.committedGuardHash = guard;
     }
     for (const key of deleted) this.#deletedCursors.delete(key);
+    this.#isDirty = true;
     this.#o.metrics.cursorCommits.inc();
     this.#o.metrics.cursorsTracked.set(this.#byKey.size + this.#drained.size);
     this.#o.kinds.clear("CursorWriteFailed");
@@ -653,6 +753,7 @@ export class Tailer implements Component, RecordSink {
     for (const [key, cursor] of cursors) {
       const dir = dirOf(cursor.path);
       this.#dirLastSeenMs.set(dir, Math.max(this.#dirLastSeenMs.get(dir) ?? 0, cursor.updatedAtMs));
+      this.#lastRunMs = Math.max(this.#lastRunMs ?? 0, cursor.updatedAtMs);
       const found = this.#findByIdentity(cursor);
       if (cursor.isDrained) {
         if (found === null) this.#deletedCursors.add(key);
@@ -676,7 +777,10 @@ export class Tailer implements Component, RecordSink {
   }
 
   #findByIdentity(cursor: CursorValue): FoundFile | null {
-    const candidates = [cursor.path, ...this.#o.discovery.rotatedSiblings(dirOf(cursor.path)).map((f) => f.path)];
+    const candidates = [
+      cursor.path,
+      ...this.#o.discovery.rotatedSiblings(dirOf(cursor.path)).map((f) => f.path),
+    ];
     for (const path of candidates) {
       try {
         const info = Deno.statSync(path);
@@ -688,7 +792,13 @@ export class Tailer implements Component, RecordSink {
         } finally {
           head.close();
         }
-        return { path, dev: cursor.dev, ino: cursor.ino, sizeBytes: info.size, mtimeMs: info.mtime?.getTime() ?? 0 };
+        return {
+          path,
+          dev: cursor.dev,
+          ino: cursor.ino,
+          sizeBytes: info.size,
+          mtimeMs: info.mtime?.getTime() ?? 0,
+        };
       } catch {
         continue; // vanished between listing and stat
       }
@@ -717,6 +827,10 @@ export class Tailer implements Component, RecordSink {
 }
 
 const EMPTY_RESOURCE: ResourceRef = { attributes: {} };
+const FOLLOW_UP_SCAN_DELAYS_MS = [250, 1000, 3000];
+
+/** Margin when comparing file modification times with our clock (see #adoptMissedRotations). */
+const MTIME_SLACK_MS = 1000;
 
 function dirOf(path: string): string {
   const i = path.lastIndexOf("/");

@@ -50,6 +50,7 @@ export interface AgentMetrics {
   rankAttributed: Counter;
   re2Calls: Counter;
   re2InputsCapped: Counter;
+  re2Failures: Counter;
   // process
   processResidentBytes: Gauge;
   buildInfo: Gauge;
@@ -103,6 +104,7 @@ export function createAgentMetrics(registry: MetricsRegistry): AgentMetrics {
     rankAttributed: c("rank_attributed_total", "Records given a training rank (by source kind)", ["source"]),
     re2Calls: c("re2_calls_total", "Calls into the RE2 engine (after the literal pre-filter)"),
     re2InputsCapped: c("re2_inputs_capped_total", "RE2 inputs cut to the input length cap"),
+    re2Failures: c("re2_failures_total", "RE2 calls that failed inside the engine; treated as no match"),
     processResidentBytes: g("process_resident_memory_bytes", "Resident set size of the agent"),
     buildInfo: g("build_info", "Always 1; the version label names the agent build", ["version"]),
   };

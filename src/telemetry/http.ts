@@ -64,7 +64,9 @@ export class TelemetryServer implements Component {
 
   #handle(req: Request): Response {
     const path = new URL(req.url).pathname;
-    if (req.method !== "GET" && req.method !== "HEAD") return new Response("method not allowed\n", { status: 405 });
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return new Response("method not allowed\n", { status: 405 });
+    }
     if (path === "/metrics") {
       return new Response(this.#o.registry.render(), {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },

@@ -48,7 +48,9 @@ abstract class LabelledMetric implements Metric {
   /** The series for these label values (created at zero on first use). */
   labels(...values: string[]): Series {
     if (values.length !== this.labelNames.length) {
-      throw new Error(`Metric ${this.name} expects ${this.labelNames.length} label values, got ${values.length}`);
+      throw new Error(
+        `Metric ${this.name} expects ${this.labelNames.length} label values, got ${values.length}`,
+      );
     }
     const key = values.join("\u0000");
     let entry = this.#series.get(key);
@@ -91,7 +93,8 @@ export class Counter extends LabelledMetric {
 
   /** Adds `by` (default 1) to the series with these label values. */
   inc(by = 1, ...values: string[]): void {
-    if (by < 0) throw new Error(`Counter ${this.name} cannot decrease`);
+    // `!(by >= 0)` also rejects NaN, which would otherwise stick in the series forever.
+    if (!(by >= 0)) throw new Error(`Counter ${this.name} cannot add ${by}: counters only increase`);
     this.labels(...values).value += by;
   }
 }

@@ -45,7 +45,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     include: [`${root}/*/*/*.log`],
     partial_flush_timeout: "300ms",
     cursor: { path: `${dir}/cursor/cursor.kv`, flush_interval: "100ms" },
-    exporter: { endpoint: sink.url, retry: { initial_interval: "50ms", max_interval: "500ms" }, timeout: "2s" },
+    exporter: {
+      endpoint: sink.url,
+      retry: { initial_interval: "50ms", max_interval: "500ms" },
+      timeout: "2s",
+    },
     batch: { max_delay: "50ms" },
     telemetry: { listen: "" },
     k8s: { mode: "off" },

@@ -7,6 +7,30 @@
 
 const REPO_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
+interface PermissionSet {
+  read?: string[];
+  write?: string[];
+}
+
+/**
+ * The `agent` permission set's paths (relative ones resolved against the repo). A `--allow-read` flag
+ * replaces the set's read list rather than adding to it, so tests pass the set's paths plus their own.
+ */
+function permissionSetPaths(kind: "read" | "write"): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/deno.json`));
+  const set: PermissionSet = config.permissions.agent;
+  return (set[kind] ?? []).map((p) => p.startsWith("./") ? `${REPO_ROOT}/${p.slice(2)}` : p);
+}
+
+/** `deno run` permission flags: the `agent` set plus extra read and write paths. */
+export function agentPermissionFlags(readPaths: string[], writePaths: string[]): string[] {
+  return [
+    "-P=agent",
+    `--allow-read=${[...permissionSetPaths("read"), ...readPaths].join(",")}`,
+    `--allow-write=${[...permissionSetPaths("write"), ...writePaths].join(",")}`,
+  ];
+}
+
 /** Options for {@linkcode spawnAgent}. */
 export interface SpawnAgentOptions {
   configPath: string;
@@ -16,6 +40,8 @@ export interface SpawnAgentOptions {
   writePaths: string[];
   /** Extra environment. */
   env?: Record<string, string>;
+  /** Extra `deno run` flags (e.g. `--cpu-prof`). @default [] */
+  denoArgs?: string[];
   /** Where agent stderr lines go. @default kept in memory only */
   onStderrLine?: (line: string) => void;
 }
@@ -37,9 +63,8 @@ export interface AgentProcess extends AsyncDisposable {
 export function spawnAgent(options: SpawnAgentOptions): AgentProcess {
   const args = [
     "run",
-    "-P=agent",
-    `--allow-read=${options.readPaths.join(",")}`,
-    ...(options.writePaths.length > 0 ? [`--allow-write=${options.writePaths.join(",")}`] : []),
+    ...agentPermissionFlags(options.readPaths, options.writePaths),
+    ...(options.denoArgs ?? []),
     "src/main.ts",
     "--config",
     options.configPath,

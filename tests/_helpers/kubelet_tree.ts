@@ -19,7 +19,12 @@ export interface ContainerSpec {
 }
 
 /** A CRI line as bytes: `<ts> <stream> <tag> <body>\n`. */
-export function criLine(time: Date, stream: "stdout" | "stderr", tag: string, body: Uint8Array | string): Uint8Array {
+export function criLine(
+  time: Date,
+  stream: "stdout" | "stderr",
+  tag: string,
+  body: Uint8Array | string,
+): Uint8Array {
   const iso = time.toISOString().replace("Z", "000000Z"); // 9 fraction digits like containerd
   const head = encoder.encode(`${iso} ${stream} ${tag} `);
   const bodyBytes = typeof body === "string" ? encoder.encode(body) : body;

@@ -75,7 +75,11 @@ function isExecutableFile(path: string): boolean {
 }
 
 /** Runs `name` with `args` to completion and returns its exit code and output. */
-export async function runTool(name: ToolName, args: string[], options: RunToolOptions = {}): Promise<ToolResult> {
+export async function runTool(
+  name: ToolName,
+  args: string[],
+  options: RunToolOptions = {},
+): Promise<ToolResult> {
   const child = new Deno.Command(findTool(name), {
     args,
     cwd: options.cwd ?? REPO_ROOT,
@@ -102,7 +106,11 @@ export async function runTool(name: ToolName, args: string[], options: RunToolOp
 }
 
 /** Like {@linkcode runTool}, but throws with the tool's output unless it exits 0. */
-export async function runToolOk(name: ToolName, args: string[], options: RunToolOptions = {}): Promise<string> {
+export async function runToolOk(
+  name: ToolName,
+  args: string[],
+  options: RunToolOptions = {},
+): Promise<string> {
   const result = await runTool(name, args, options);
   if (result.code !== 0) {
     throw new Error(

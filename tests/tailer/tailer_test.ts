@@ -134,7 +134,9 @@ Deno.test("tailer reads both files when kubelet rotates twice between two scans"
   log.close();
   await h.sink.waitForRecords(30, { timeoutMs: 15_000 });
   const all = new Set(h.sink.records.map((r) => String(r.record.body)));
-  for (const p of ["a", "b", "c"]) for (let i = 0; i < 10; i++) assert.ok(all.has(`${p}${i}`), `${p}${i} missing`);
+  for (const p of ["a", "b", "c"]) {
+    for (let i = 0; i < 10; i++) assert.ok(all.has(`${p}${i}`), `${p}${i} missing`);
+  }
   assert.equal(h.sink.records.length, 30);
 });
 
@@ -168,12 +170,18 @@ Deno.test("tailer treats N.log after a container restart as a new file of the sa
 Deno.test("tailer counts the unread bytes of a rotated file deleted while reading is paused", async () => {
   await using h = await startHarness({
     sinkMode: { status: 503, retryAfterSeconds: 0 },
-    config: { memory_limit: "1MiB", max_log_size: "1KiB", tail: { drain_deadline: "1s", read_buffer_size: "64KiB" } },
+    config: {
+      memory_limit: "1MiB",
+      max_log_size: "1KiB",
+      tail: { drain_deadline: "1s", read_buffer_size: "64KiB" },
+    },
   });
   const log = new ContainerLog(h.root, SPEC);
   const body = "z".repeat(900);
   for (let i = 0; i < 4000; i++) log.write("stdout", `${i} ${body}`);
-  await waitFor(() => h.agent.metrics.pausedSeconds.get() > 0 || h.agent.metrics.inflightBytes.get() >= 1_048_576);
+  await waitFor(() =>
+    h.agent.metrics.pausedSeconds.get() > 0 || h.agent.metrics.inflightBytes.get() >= 1_048_576
+  );
   const { rotatedPath } = log.rotate();
   Deno.removeSync(rotatedPath);
   log.close();

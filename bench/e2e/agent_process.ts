@@ -1,0 +1,163 @@
+/**
+ * Runs the agent as users run it: `deno run -P=agent --allow-read=... --allow-write=... src/main.ts
+ * --config <file>` from the repository root, so deno.json's permission set applies. `deno` is spawned
+ * directly (never through `deno task` or a shell), so the child's pid is the agent's own process.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+
+/** The repository root (where deno.json and src/main.ts are). */
+export const REPO_DIR: string = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
+
+/**
+ * The `agent` permission set's paths of one kind from deno.json, relative ones resolved against the
+ * repository. A `--allow-read`/`--allow-write` flag replaces the set's list instead of extending it, so
+ * the bench passes the set's paths plus its own: the agent runs with exactly the production grants.
+ */
+export function permissionSetPaths(kind: "read" | "write"): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${REPO_DIR}/deno.json`));
+  const paths: unknown = config?.permissions?.agent?.[kind];
+  if (!Array.isArray(paths)) return [];
+  return paths.map((p) => String(p)).map((p) => p.startsWith("./") ? `${REPO_DIR}/${p.slice(2)}` : p);
+}
+
+/** Options for {@linkcode agentConfigYaml}. */
+export interface AgentConfigOptions {
+  /** The kubelet log root (`<root>/<ns>_<pod>_<uid>/<container>/<N>.log`). */
+  root: string;
+  /** Directory of the cursor store. */
+  cursorDir: string;
+  /** OTLP base URL, e.g. `http://127.0.0.1:4318`. */
+  endpointUrl: string;
+  /** Telemetry listen address; "" disables it. @default "" */
+  telemetryListen?: string;
+  /** Largest batch, in records. @default 2048 */
+  batchMaxRecords?: number;
+  /** Longest a batch waits, as a config duration. @default "200ms" */
+  batchMaxDelay?: string;
+  /** Extra YAML lines appended verbatim. @default "" */
+  extraYaml?: string;
+}
+
+/** The bench's agent config: the minimal one from the README, with the pod informer off. */
+export function agentConfigYaml(options: AgentConfigOptions): string {
+  const q = (text: string): string => JSON.stringify(text);
+  return [
+    `include: [${q(`${options.root}/*/*/*.log`)}]`,
+    `start_at: beginning`,
+    `cursor: { path: ${q(`${options.cursorDir}/cursor.kv`)}, flush_interval: 1s }`,
+    `exporter: { endpoint: ${q(options.endpointUrl)}, compression: gzip }`,
+    `telemetry: { listen: ${q(options.telemetryListen ?? "")} }`,
+    `batch: { max_records: ${options.batchMaxRecords ?? 2048}, max_delay: ${
+      options.batchMaxDelay ?? "200ms"
+    } }`,
+    `k8s: { mode: "off" }`,
+    options.extraYaml ?? "",
+  ].join("\n") + "\n";
+}
+
+/** Options for {@linkcode AgentProcess.spawn}. */
+export interface AgentProcessOptions {
+  configPath: string;
+  /** Paths the agent may read besides its permission set (log root, cursor dir, config file). */
+  readPaths: string[];
+  /** Paths the agent may write (the cursor dir). */
+  writePaths: string[];
+  /** File that receives the agent's stderr (its JSON log lines), appended to. */
+  logPath: string;
+  /** Extra `deno run` flags, e.g. `--cpu-prof`. @default [] */
+  denoArgs?: string[];
+}
+
+/** A running agent; stop it with `stop()`, `kill("SIGKILL")` or `await using`. */
+export class AgentProcess implements AsyncDisposable {
+  /** The agent's own pid (deno is spawned directly). */
+  readonly pid: number;
+  /** Resolves with the exit status once the process is gone and its log is written. */
+  readonly exited: Promise<Deno.CommandStatus>;
+  /** `performance.now()` at spawn. */
+  readonly spawnedAtMs: number;
+  #child: Deno.ChildProcess;
+  #tail: string[] = [];
+
+  private constructor(child: Deno.ChildProcess, logPath: string) {
+    this.#child = child;
+    this.pid = child.pid;
+    this.spawnedAtMs = performance.now();
+    const pump = this.#pump(logPath);
+    this.exited = Promise.all([child.status, pump]).then(([status]) => status);
+  }
+
+  /** Spawns `deno run -P=agent ... src/main.ts --config <configPath>` in the repository root. */
+  static spawn(options: AgentProcessOptions): AgentProcess {
+    const args = [
+      "run",
+      "-P=agent",
+      ...(options.denoArgs ?? []),
+      `--allow-read=${[...permissionSetPaths("read"), ...options.readPaths].join(",")}`,
+      `--allow-write=${[...permissionSetPaths("write"), ...options.writePaths].join(",")}`,
+      "src/main.ts",
+      "--config",
+      options.configPath,
+    ];
+    const child = new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: REPO_DIR,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    return new AgentProcess(child, options.logPath);
+  }
+
+  /** The last 40 lines the agent wrote to stderr. */
+  get logTail(): readonly string[] {
+    return this.#tail;
+  }
+
+  /** Sends a signal; a no-op once the process is gone. */
+  kill(signal: Deno.Signal): void {
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // Already exited: nothing to signal.
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after `timeoutMs`; resolves with the exit status. */
+  async stop(timeoutMs = 30_000): Promise<Deno.CommandStatus> {
+    this.kill("SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const killed = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.kill("SIGKILL");
+        resolve();
+      }, timeoutMs);
+    });
+    await Promise.race([this.exited, killed]);
+    clearTimeout(timer);
+    return await this.exited;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async #pump(logPath: string): Promise<void> {
+    using file = await Deno.open(logPath, { append: true, create: true });
+    const decoder = new TextDecoder();
+    let pending = "";
+    for await (const chunk of this.#child.stderr) {
+      let offset = 0;
+      while (offset < chunk.length) offset += await file.write(chunk.subarray(offset));
+      pending += decoder.decode(chunk, { stream: true });
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      this.#tail.push(...lines);
+      if (this.#tail.length > 40) this.#tail.splice(0, this.#tail.length - 40);
+    }
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * `restart`: the steady scenario with a SIGKILL of the agent at a random (seeded) moment, a kubelet
+ * rotation of every file while it is down, and a restart on the same cursor. Nothing may be lost; the
+ * records resent after the restart are reported as duplicates.
+ *
+ * @module
+ */
+
+import { mixSeed, Prng } from "../generator.ts";
+import { delay, mib, type ModeOptions, type ModeResult, round, target, waitUntil } from "../harness.ts";
+import { setUpLive } from "./_live.ts";
+
+/** Runs the restart scenario. */
+export async function runRestart(options: ModeOptions): Promise<ModeResult> {
+  await using live = await setUpLive(options);
+  const { run, model, writer, agent, sampler } = live;
+  const receiver = run.receiver;
+  const durationMs = options.durationSec * 1000;
+  const killAtMs = Math.round(durationMs * (0.3 + 0.4 * new Prng(mixSeed(options.seed, 0x5eed)).next()));
+  options.log(
+    `writing for ${options.durationSec} s; SIGKILL at ${killAtMs} ms, down for ${options.downSec} s`,
+  );
+  const writing = writer.run(durationMs);
+  await delay(killAtMs);
+  const rotationsBefore = writer.stats.rotations;
+  agent.kill("SIGKILL");
+  await agent.exited;
+  sampler.stop();
+  const downAtMs = performance.now();
+  const matchedAtKill = receiver.counts().matched;
+  // Kubelet rotates while the agent is down: the renamed files' tails must still be found and drained.
+  await writer.rotateAll();
+  await delay(Math.max(0, options.downSec * 1000 - (performance.now() - downAtMs)));
+  const rotationsWhileDown = writer.stats.rotations - rotationsBefore;
+  const second = await run.startAgent();
+  const downSec = (performance.now() - downAtMs) / 1000;
+  await writing;
+  const writtenAtEnd = performance.now();
+  const outcome = await waitUntil(() => receiver.counts().lost === 0, {
+    timeoutMs: 180_000,
+    stallMs: 45_000,
+    progress: () => receiver.counts().received,
+    abortOn: second.agent.exited,
+  });
+  const caughtUpSec = (performance.now() - writtenAtEnd) / 1000;
+  await delay(1000);
+  second.sampler.stop();
+  const exit = await second.agent.stop();
+  const counts = receiver.counts();
+  const latency = receiver.latency();
+  const stats = writer.stats;
+  const peakRssMiB = mib(Math.max(sampler.latest?.hwmBytes ?? 0, second.sampler.latest?.hwmBytes ?? 0));
+  options.log(
+    `after restart: ${outcome}; ${counts.matched}/${counts.expected}; duplicated ${counts.duplicated}`,
+  );
+  return {
+    ...(await run.baseResult("restart", model)),
+    params: {
+      files: options.files[0],
+      linesPerSec: options.linesPerSec,
+      durationSec: options.durationSec,
+      rotateBytes: options.rotateBytes,
+      killAtMs,
+      seed: options.seed,
+    },
+    metrics: {
+      lost: counts.lost,
+      duplicated: counts.duplicated,
+      unexpected: counts.unexpected,
+      outOfOrder: counts.outOfOrder,
+      resourceMismatch: counts.resourceMismatch,
+      matchedBeforeKill: matchedAtKill,
+      downSec: round(downSec, 2),
+      rotationsWhileDown,
+      rotations: stats.rotations,
+      gzipped: stats.gzipped,
+      catchUpAfterWriterSec: round(caughtUpSec, 2),
+      latencyP50Ms: latency.p50Ms,
+      latencyP99Ms: latency.p99Ms,
+      latencyMaxMs: latency.maxMs,
+      peakRssMiB,
+      records: counts.expected,
+      agentExitCode: exit.code,
+    },
+    targets: [target("lost", "0", String(counts.lost), counts.lost === 0)],
+    notes: [
+      "Duplicates are expected: records in flight at the SIGKILL are resent from the cursor",
+      ...(outcome === "done" ? [] : [`catch-up wait ended: ${outcome}`]),
+    ],
+  };
+}

@@ -1,0 +1,379 @@
+/**
+ * A loopback OTLP/HTTP logs receiver for the end-to-end bench. It decodes every request and checks each
+ * record at once against the {@linkcode ExpectedModel} (content, order per stream, resource attributes),
+ * keeping only counters, a latency histogram and a few examples per problem: nothing per record.
+ *
+ * @module
+ */
+
+import type { Stream } from "../../src/record.ts";
+import {
+  type DecodedResourceLogs,
+  decodeLogsRequest,
+  encodeLogsResponse,
+} from "../../tests/_fakes/otlp_decode.ts";
+import type { ExpectedModel } from "./expected.ts";
+
+/** How the receiver answers: 200 after checking, or 503 without reading the records. */
+export type ReceiverAnswer = "ok" | "unavailable";
+
+/** Options for {@linkcode Receiver.start}. */
+export interface ReceiverOptions {
+  /** Port on 127.0.0.1; 0 picks a free one. @default 0 */
+  port?: number;
+  /** Record the latency from each record's time to its receipt. @default false */
+  measureLatency?: boolean;
+  /** `Retry-After` seconds sent with 503 answers; 0 sends none. @default 0 */
+  retryAfterSec?: number;
+  /** Clock in Unix milliseconds (fractional). @default performance.timeOrigin + performance.now() */
+  nowMs?: () => number;
+}
+
+/** Kinds of problem a received record can have (one counter each). */
+export type ProblemKind =
+  | "duplicated"
+  | "unexpected_time"
+  | "content_mismatch"
+  | "unknown_file"
+  | "bad_stream"
+  | "bad_body"
+  | "resource_mismatch"
+  | "out_of_order"
+  | "malformed_request";
+
+/** What the receiver has seen so far. */
+export interface ReceiverCounts {
+  /** POSTs to /v1/logs, whatever the answer. */
+  requests: number;
+  /** Requests answered 503. */
+  refusedRequests: number;
+  /** Records in requests answered 200. */
+  received: number;
+  expected: number;
+  /** Distinct expected records received at least once. */
+  matched: number;
+  /** Expected records never received (so far): `expected - matched`. */
+  lost: number;
+  /** Extra receipts of an already matched record. */
+  duplicated: number;
+  /** Received records that match nothing expected (unknown file, time, stream or content). */
+  unexpected: number;
+  /** First receipts that arrived after a later record of the same (file, stream). */
+  outOfOrder: number;
+  /** Records whose resource attributes differ from their file's (namespace, pod, uid, container, restart). */
+  resourceMismatch: number;
+  /** Each problem kind separately. */
+  problems: Record<ProblemKind, number>;
+}
+
+/** Latency from a record's CRI time to its receipt. */
+export interface LatencySummary {
+  count: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** One example of a problem, for the report. */
+export interface ProblemExample {
+  kind: ProblemKind;
+  path: string;
+  stream: string;
+  timeUnixNano: string;
+  bodyPrefix: string;
+}
+
+const BUCKET_MS = 0.1;
+const BUCKETS = 600_000; // 0.1 ms resolution up to 60 s; later receipts count in the last bucket
+const EXAMPLES_PER_KIND = 5;
+
+async function gunzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+function emptyProblems(): Record<ProblemKind, number> {
+  return {
+    duplicated: 0,
+    unexpected_time: 0,
+    content_mismatch: 0,
+    unknown_file: 0,
+    bad_stream: 0,
+    bad_body: 0,
+    resource_mismatch: 0,
+    out_of_order: 0,
+    malformed_request: 0,
+  };
+}
+
+/** The bench's OTLP endpoint; close it with `await using` or `close()`. */
+export class Receiver implements AsyncDisposable {
+  #model: ExpectedModel;
+  #options: ReceiverOptions;
+  #nowMs: () => number;
+  #server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  #port: number;
+  #answer: ReceiverAnswer = "ok";
+  #counts = { requests: 0, refusedRequests: 0, received: 0, duplicated: 0, unexpected: 0 };
+  #problems = emptyProblems();
+  #examples: ProblemExample[] = [];
+  #histogram = new Uint32Array(BUCKETS);
+  #latencyCount = 0;
+  #latencyMaxMs = 0;
+  #baseNs: bigint;
+  #lastMatchAtMs = 0;
+  #firstMatchAtMs = 0;
+
+  private constructor(model: ExpectedModel, options: ReceiverOptions) {
+    this.#model = model;
+    this.#options = options;
+    this.#nowMs = options.nowMs ?? (() => performance.timeOrigin + performance.now());
+    this.#port = options.port ?? 0;
+    this.#baseNs = BigInt(model.baseEpochSec) * 1_000_000_000n;
+  }
+
+  /** Starts listening on 127.0.0.1. */
+  static async start(model: ExpectedModel, options: ReceiverOptions = {}): Promise<Receiver> {
+    const receiver = new Receiver(model, options);
+    await receiver.comeUp();
+    return receiver;
+  }
+
+  /** Base URL, e.g. `http://127.0.0.1:40123`. */
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+
+  /** Unix ms of the first and the latest first receipt of an expected record (0 before any). */
+  get matchTimesMs(): { first: number; last: number } {
+    return { first: this.#firstMatchAtMs, last: this.#lastMatchAtMs };
+  }
+
+  /** True while listening. */
+  get isUp(): boolean {
+    return this.#server !== undefined;
+  }
+
+  /** Changes how the following requests are answered. */
+  answerWith(answer: ReceiverAnswer): void {
+    this.#answer = answer;
+  }
+
+  /** Stops listening (the endpoint is down: connections are refused). */
+  async goDown(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (server !== undefined) await server.shutdown();
+  }
+
+  /** Listens again, on the same port once one was chosen. */
+  comeUp(): Promise<void> {
+    if (this.#server !== undefined) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      try {
+        this.#server = Deno.serve({
+          hostname: "127.0.0.1",
+          port: this.#port,
+          onListen: (addr) => {
+            this.#port = addr.port;
+            resolve();
+          },
+        }, (request) => this.#handle(request));
+      } catch (err) {
+        reject(err);
+      }
+    });
+  }
+
+  /** The counters so far. */
+  counts(): ReceiverCounts {
+    const expected = this.#model.expectedCount;
+    const matched = this.#model.matchedCount;
+    return {
+      ...this.#counts,
+      expected,
+      matched,
+      lost: expected - matched,
+      outOfOrder: this.#problems.out_of_order,
+      resourceMismatch: this.#problems.resource_mismatch,
+      problems: { ...this.#problems },
+    };
+  }
+
+  /** Up to five examples of each problem kind. */
+  examples(): ProblemExample[] {
+    return [...this.#examples];
+  }
+
+  /** Percentiles of the latency histogram (0.1 ms resolution). */
+  latency(): LatencySummary {
+    return {
+      count: this.#latencyCount,
+      p50Ms: this.#percentile(0.5),
+      p99Ms: this.#percentile(0.99),
+      maxMs: Math.round(this.#latencyMaxMs * 10) / 10,
+    };
+  }
+
+  /** Forgets latencies so far (e.g. those of a catch-up phase). */
+  resetLatency(): void {
+    this.#histogram.fill(0);
+    this.#latencyCount = 0;
+    this.#latencyMaxMs = 0;
+  }
+
+  /** Stops listening. Idempotent. */
+  async close(): Promise<void> {
+    await this.goDown();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #handle(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (request.method !== "POST" || url.pathname !== "/v1/logs") {
+      await request.body?.cancel();
+      return new Response("not found", { status: 404 });
+    }
+    this.#counts.requests++;
+    const receivedAtMs = this.#nowMs();
+    const raw = new Uint8Array(await request.arrayBuffer());
+    if (this.#answer === "unavailable") {
+      this.#counts.refusedRequests++;
+      const retryAfterSec = this.#options.retryAfterSec ?? 0;
+      const headers: HeadersInit = retryAfterSec > 0 ? { "retry-after": String(retryAfterSec) } : {};
+      return new Response("unavailable", { status: 503, headers });
+    }
+    let decoded: DecodedResourceLogs[];
+    try {
+      const bytes = request.headers.get("content-encoding") === "gzip" ? await gunzip(raw) : raw;
+      decoded = decodeLogsRequest(bytes);
+    } catch (err) {
+      this.#problem("malformed_request", "", "", 0n, err instanceof Error ? err.message : String(err));
+      return new Response("malformed request", { status: 400 });
+    }
+    for (const resourceLogs of decoded) this.#checkResource(resourceLogs, receivedAtMs);
+    return new Response(encodeLogsResponse(0, ""), { headers: { "content-type": "application/x-protobuf" } });
+  }
+
+  #checkResource(resourceLogs: DecodedResourceLogs, receivedAtMs: number): void {
+    const r = resourceLogs.resource;
+    const restart = r["k8s.container.restart_count"];
+    const resourceFile = typeof restart === "number"
+      ? this.#model.fileIndexOfResource(
+        String(r["k8s.namespace.name"]),
+        String(r["k8s.pod.name"]),
+        String(r["k8s.pod.uid"]),
+        String(r["k8s.container.name"]),
+        restart,
+      )
+      : -1;
+    for (const scope of resourceLogs.scopes) {
+      for (const record of scope.records) {
+        this.#counts.received++;
+        const path = record.attributes["log.file.path"];
+        const stream = record.attributes["log.iostream"];
+        const pathText = typeof path === "string" ? path : "";
+        const fileByPath = this.#model.fileIndexOfPath(pathText);
+        const file = fileByPath >= 0 ? fileByPath : resourceFile;
+        if (file < 0) {
+          this.#unexpected("unknown_file", pathText, stream, record.timeUnixNano, record.body);
+          continue;
+        }
+        if (file !== resourceFile) {
+          this.#problem(
+            "resource_mismatch",
+            pathText,
+            String(stream),
+            record.timeUnixNano,
+            JSON.stringify(r),
+          );
+        }
+        if (stream !== "stdout" && stream !== "stderr") {
+          this.#unexpected("bad_stream", pathText, stream, record.timeUnixNano, record.body);
+          continue;
+        }
+        if (typeof record.body !== "string") {
+          this.#unexpected("bad_body", pathText, stream, record.timeUnixNano, record.body);
+          continue;
+        }
+        this.#checkRecord(file, stream, pathText, record.timeUnixNano, record.body, receivedAtMs);
+      }
+    }
+  }
+
+  #checkRecord(
+    file: number,
+    stream: Stream,
+    path: string,
+    timeUnixNano: bigint,
+    body: string,
+    receivedAtMs: number,
+  ): void {
+    const timeNs = Number(timeUnixNano - this.#baseNs);
+    const result = this.#model.match(file, stream, timeNs, body);
+    switch (result.outcome) {
+      case "matched":
+        if (this.#firstMatchAtMs === 0) this.#firstMatchAtMs = receivedAtMs;
+        this.#lastMatchAtMs = receivedAtMs;
+        if (result.isOutOfOrder) this.#problem("out_of_order", path, stream, timeUnixNano, body);
+        if (this.#options.measureLatency === true) {
+          this.#addLatency(receivedAtMs - this.#model.baseEpochSec * 1000 - timeNs / 1e6);
+        }
+        return;
+      case "duplicate":
+        this.#counts.duplicated++;
+        this.#problem("duplicated", path, stream, timeUnixNano, body);
+        return;
+      case "unknown_time":
+        this.#unexpected("unexpected_time", path, stream, timeUnixNano, body);
+        return;
+      case "content_mismatch":
+        this.#unexpected("content_mismatch", path, stream, timeUnixNano, body);
+        return;
+    }
+  }
+
+  #unexpected(kind: ProblemKind, path: string, stream: unknown, timeUnixNano: bigint, body: unknown): void {
+    this.#counts.unexpected++;
+    this.#problem(
+      kind,
+      path,
+      String(stream),
+      timeUnixNano,
+      typeof body === "string" ? body : JSON.stringify(body),
+    );
+  }
+
+  #problem(kind: ProblemKind, path: string, stream: string, timeUnixNano: bigint, detail: string): void {
+    this.#problems[kind]++;
+    if (this.#problems[kind] > EXAMPLES_PER_KIND) return;
+    this.#examples.push({
+      kind,
+      path,
+      stream,
+      timeUnixNano: String(timeUnixNano),
+      bodyPrefix: detail.slice(0, 160),
+    });
+  }
+
+  #addLatency(latencyMs: number): void {
+    const bucket = Math.min(BUCKETS - 1, Math.max(0, Math.floor(latencyMs / BUCKET_MS)));
+    this.#histogram[bucket]++;
+    this.#latencyCount++;
+    if (latencyMs > this.#latencyMaxMs) this.#latencyMaxMs = latencyMs;
+  }
+
+  #percentile(q: number): number {
+    if (this.#latencyCount === 0) return 0;
+    const rank = Math.ceil(q * this.#latencyCount);
+    let seen = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      seen += this.#histogram[i];
+      if (seen >= rank) return Math.round((i + 1) * BUCKET_MS * 10) / 10;
+    }
+    return Math.round(this.#latencyMaxMs * 10) / 10;
+  }
+}

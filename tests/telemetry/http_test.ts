@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import type { RegistryHealth } from "../../src/lifecycle/mod.ts";
+import { parseListenAddress, TelemetryServer } from "../../src/telemetry/http.ts";
+import { KindTracker } from "../../src/telemetry/kinds.ts";
+import { MetricsRegistry } from "../../src/telemetry/metrics.ts";
+
+interface ListenCase {
+  listen: string;
+  want: { hostname: string; port: number } | "invalid";
+}
+
+const LISTEN_CASES: ListenCase[] = [
+  { listen: "127.0.0.1:9464", want: { hostname: "127.0.0.1", port: 9464 } },
+  { listen: "0.0.0.0:0", want: { hostname: "0.0.0.0", port: 0 } },
+  { listen: ":9464", want: { hostname: "0.0.0.0", port: 9464 } },
+  { listen: "[::1]:9464", want: { hostname: "::1", port: 9464 } },
+  { listen: "[::]:80", want: { hostname: "::", port: 80 } },
+  { listen: "[fe80::1%eth0]:9464", want: { hostname: "fe80::1%eth0", port: 9464 } },
+  { listen: "metrics.local:8080", want: { hostname: "metrics.local", port: 8080 } },
+  { listen: "9464", want: "invalid" },
+  { listen: "localhost", want: "invalid" },
+  { listen: "localhost:", want: "invalid" },
+  { listen: "localhost:http", want: "invalid" },
+  { listen: "::1:9464", want: "invalid" },
+  { listen: "[::1]", want: "invalid" },
+  { listen: "", want: "invalid" },
+];
+
+for (const { listen, want } of LISTEN_CASES) {
+  Deno.test(`parseListenAddress reads ${JSON.stringify(listen)}`, () => {
+    if (want === "invalid") {
+      assert.throws(() => parseListenAddress(listen), { message: `Invalid listen address: ${listen}` });
+    } else assert.deepEqual(parseListenAddress(listen), want);
+  });
+}
+
+interface RunningServer extends AsyncDisposable {
+  server: TelemetryServer;
+  base: string;
+  kinds: KindTracker;
+  registry: MetricsRegistry;
+  setHealth: (health: RegistryHealth) => void;
+}
+
+const HEALTHY: RegistryHealth = {
+  isHealthy: true,
+  components: {
+    tailer: { isHealthy: true, detail: "12 files" },
+    exporter: { isHealthy: true, detail: "ok" },
+  },
+};
+
+async function startServer(listen = "127.0.0.1:0"): Promise<RunningServer> {
+  const registry = new MetricsRegistry();
+  registry.counter("containerstdout_demo_total", "A demo counter", ["reason"]).inc(3, 'quote"d');
+  const kinds = new KindTracker({ registry, now: () => 1_000 });
+  let health = HEALTHY;
+  const listening = Promise.withResolvers<{ hostname: string; port: number }>();
+  const server = new TelemetryServer({
+    listen,
+    registry,
+    kinds,
+    health: () => health,
+    onListen: (addr) => listening.resolve(addr),
+  });
+  await server.start(new AbortController().signal);
+  const { hostname, port } = await listening.promise;
+  assert.notEqual(port, 0);
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return {
+    server,
+    base: `http://${host}:${port}`,
+    kinds,
+    registry,
+    setHealth: (h) => health = h,
+    [Symbol.asyncDispose]: () => server.stop(),
+  };
+}
+
+interface Answer {
+  status: number;
+  contentType: string | null;
+  body: string;
+}
+
+async function request(url: string, method = "GET"): Promise<Answer> {
+  const res = await fetch(url, { method });
+  return { status: res.status, contentType: res.headers.get("content-type"), body: await res.text() };
+}
+
+Deno.test("telemetry server serves /metrics as Prometheus text", async () => {
+  await using s = await startServer();
+  const answer = await request(`${s.base}/metrics`);
+  assert.equal(answer.status, 200);
+  assert.equal(answer.contentType, "text/plain; version=0.0.4; charset=utf-8");
+  assert.equal(answer.body, s.registry.render());
+  assert.match(answer.body, /^containerstdout_demo_total\{reason="quote\\"d"\} 3$/m);
+  assert.match(answer.body, /^containerstdout_degraded\{kind="Watch"\} 0$/m);
+});
+
+Deno.test("telemetry server /metrics shows a Kind raised after start", async () => {
+  await using s = await startServer();
+  s.kinds.raise("CursorWriteFailed", "disk full");
+  const answer = await request(`${s.base}/metrics`);
+  assert.match(answer.body, /^containerstdout_degraded\{kind="CursorWriteFailed"\} 1$/m);
+  assert.match(answer.body, /^containerstdout_degraded_any 1$/m);
+});
+
+Deno.test("telemetry server /healthz answers ok even when components are unhealthy", async () => {
+  await using s = await startServer();
+  s.setHealth({ isHealthy: false, components: { tailer: { isHealthy: false, detail: "stopped" } } });
+  assert.deepEqual(await request(`${s.base}/healthz`), {
+    status: 200,
+    contentType: "text/plain;charset=UTF-8",
+    body: "ok\n",
+  });
+});
+
+Deno.test("telemetry server /readyz is 200 with component detail when every component is healthy", async () => {
+  await using s = await startServer();
+  const answer = await request(`${s.base}/readyz`);
+  assert.equal(answer.status, 200);
+  assert.equal(answer.contentType, "application/json");
+  assert.deepEqual(JSON.parse(answer.body), {
+    ready: true,
+    degraded: false,
+    components: HEALTHY.components,
+    kinds: [],
+  });
+});
+
+Deno.test("telemetry server /readyz is 503 when a component is unhealthy", async () => {
+  await using s = await startServer();
+  const unhealthy: RegistryHealth = {
+    isHealthy: false,
+    components: { ...HEALTHY.components, informer: { isHealthy: false, detail: "not synced" } },
+  };
+  s.setHealth(unhealthy);
+  const answer = await request(`${s.base}/readyz`);
+  assert.equal(answer.status, 503);
+  assert.deepEqual(JSON.parse(answer.body).components.informer, { isHealthy: false, detail: "not synced" });
+});
+
+Deno.test("telemetry server /readyz lists the raised Kinds with their reasons", async () => {
+  await using s = await startServer();
+  s.kinds.raise("RotationStalled", "0.log.20240101-120000 undrained past deadline");
+  s.kinds.raise("Watch", "informer watch silent");
+  s.kinds.raise("BackpressureDrop", "memory ceiling");
+  s.kinds.clear("BackpressureDrop");
+  const answer = await request(`${s.base}/readyz`);
+  // Degraded is reported, not fatal: readiness follows component health.
+  assert.equal(answer.status, 200);
+  const body = JSON.parse(answer.body);
+  assert.equal(body.degraded, true);
+  assert.deepEqual(body.kinds, [
+    {
+      kind: "RotationStalled",
+      isRaised: true,
+      reason: "0.log.20240101-120000 undrained past deadline",
+      sinceMs: 1_000,
+    },
+    { kind: "Watch", isRaised: true, reason: "informer watch silent", sinceMs: 1_000 },
+  ]);
+});
+
+interface StatusCase {
+  name: string;
+  method: string;
+  path: string;
+  want: number;
+}
+
+const STATUS_CASES: StatusCase[] = [
+  { name: "an unknown path", method: "GET", path: "/nope", want: 404 },
+  { name: "the root", method: "GET", path: "/", want: 404 },
+  { name: "a path below /metrics", method: "GET", path: "/metrics/x", want: 404 },
+  { name: "a POST", method: "POST", path: "/metrics", want: 405 },
+  { name: "a DELETE", method: "DELETE", path: "/readyz", want: 405 },
+  { name: "a HEAD", method: "HEAD", path: "/healthz", want: 200 },
+  { name: "a query string", method: "GET", path: "/healthz?verbose=1", want: 200 },
+];
+
+for (const { name, method, path, want } of STATUS_CASES) {
+  Deno.test(`telemetry server answers ${name} with ${want}`, async () => {
+    await using s = await startServer();
+    const answer = await request(`${s.base}${path}`, method);
+    assert.equal(answer.status, want);
+  });
+}
+
+Deno.test("telemetry server listens on IPv6 loopback", async () => {
+  await using s = await startServer("[::1]:0");
+  assert.ok(s.base.startsWith("http://[::1]:"), s.base);
+  assert.equal((await request(`${s.base}/healthz`)).status, 200);
+});
+
+Deno.test("telemetry server reports health while listening and stops idempotently", async () => {
+  const s = await startServer();
+  const health = s.server.health();
+  assert.equal(health.isHealthy, true);
+  assert.equal(health.detail, `listening on ${s.base.slice("http://".length)}`);
+  await s.server.stop();
+  await s.server.stop();
+  assert.equal(s.server.health().isHealthy, false);
+  await assert.rejects(() => fetch(`${s.base}/healthz`));
+});
