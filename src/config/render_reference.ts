@@ -75,7 +75,8 @@ const RULES = `## Rules across options
 - \`k8s.pod_labels\`/\`k8s.pod_annotations\` entries are metadata keys (\`[prefix/]name\`) or \`/regex/\`.
 `;
 
-function renderTable(schema: readonly OptionSpec[]): string {
+/** The option table alone (key, type, default, range, description), as in the README. */
+export function renderTable(schema: readonly OptionSpec[]): string {
   const rows = schema.map((spec) =>
     `| \`${spec.key}\` | ${spec.type} | ${cell(showDefault(spec.default))} | ${cell(showRange(spec))} | ` +
     `${escapePipes(spec.doc)} |`
