@@ -10,7 +10,7 @@ import { AckTracker } from "./ack/mod.ts";
 import type { Config } from "./config/mod.ts";
 import { CursorStore } from "./cursor/mod.ts";
 import { Discovery } from "./discovery/mod.ts";
-import { Enricher } from "./enrich/mod.ts";
+import { buildEnrichment } from "./enrich/mod.ts";
 import { Batcher } from "./export/batcher.ts";
 import { OtlpExporter } from "./export/mod.ts";
 import { type Component, Registry } from "./lifecycle/mod.ts";
@@ -109,7 +109,15 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       }),
     );
   }
-  const enricher = new Enricher({ nodeName: config.nodeName });
+  let enrichment;
+  try {
+    enrichment = await buildEnrichment({ config, metrics, kinds, logger, env: options.env });
+  } catch (err) {
+    closeKv();
+    throw new StartupError((err as Error).message, { cause: err });
+  }
+  const { enricher, informer } = enrichment;
+  if (informer !== null) registry.add(informer);
   const ack = new AckTracker<TailedFile>();
   const exporter = new OtlpExporter({
     endpoint: config.exporter.endpoint,

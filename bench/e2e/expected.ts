@@ -105,6 +105,7 @@ export class ExpectedModel {
   readonly baseEpochSec: number;
   #streams: ExpectedStream[];
   #byPath = new Map<string, number>();
+  #byFullPath = new Map<string, number>();
   #expected = 0;
   #matched = 0;
 
@@ -144,10 +145,15 @@ export class ExpectedModel {
    * name (`0.log.20240501-120000`, optionally `.gz`) names the same logical file as `0.log`.
    */
   fileIndexOfPath(path: string): number {
+    const cached = this.#byFullPath.get(path);
+    if (cached !== undefined) return cached;
     const parts = path.split("/");
     if (parts.length < 3) return -1;
     const name = parts[parts.length - 1].replace(ROTATED_SUFFIX_RE, ".log");
-    return this.#byPath.get(`${parts[parts.length - 3]}/${parts[parts.length - 2]}/${name}`) ?? -1;
+    const index = this.#byPath.get(`${parts[parts.length - 3]}/${parts[parts.length - 2]}/${name}`) ?? -1;
+    // The agent sends few distinct paths (files and their rotated names): remember them, within bounds.
+    if (this.#byFullPath.size < 100_000) this.#byFullPath.set(path, index);
+    return index;
   }
 
   /** The file named by resource attribute values, or -1. */

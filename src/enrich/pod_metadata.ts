@@ -7,6 +7,7 @@
 
 import type { PodInfo } from "../k8s/mod.ts";
 import type { Attributes, PodLogPath } from "../record.ts";
+import { toError } from "../telemetry/log.ts";
 import { pathResourceAttributes } from "./path_metadata.ts";
 
 /** Why a key filter entry was rejected. */
@@ -52,7 +53,7 @@ export class KeyFilter {
           ok: false,
           reason: "bad_regex",
           entry,
-          detail: thrown instanceof Error ? thrown.message : "",
+          detail: toError(thrown).message,
         };
       }
     }

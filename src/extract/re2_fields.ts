@@ -14,6 +14,7 @@
 
 import { RE2 } from "re2-wasm";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
+import { toError } from "../telemetry/log.ts";
 import {
   derivePrefilter,
   linearJsEquivalent,
@@ -33,7 +34,7 @@ export class Re2CompileError extends Error {
   readonly pattern: string;
 
   constructor(reason: Re2CompileFailure, pattern: string, detail: string, options?: { cause?: unknown }) {
-    super(`Invalid RE2 pattern ${JSON.stringify(pattern)}: ${detail}`, options);
+    super(`Invalid RE2 pattern /${pattern}/: ${detail}`, options);
     this.reason = reason;
     this.pattern = pattern;
   }
@@ -187,7 +188,7 @@ function compileEngine(pattern: string): RE2 {
   try {
     return new RE2(pattern, "u");
   } catch (thrown) {
-    const message = thrown instanceof Error ? thrown.message : String(thrown);
+    const message = toError(thrown).message;
     if (thrown instanceof SyntaxError) {
       const detail = message.replace(/^Invalid regular expression: \/.*\/u: /s, "");
       throw new Re2CompileError("syntax", pattern, detail, { cause: thrown });

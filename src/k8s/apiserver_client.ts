@@ -8,6 +8,7 @@
  * @module
  */
 
+import { toError } from "../telemetry/log.ts";
 import { type JsonLineResult, JsonLinesDecoder } from "./json_lines.ts";
 import { TokenReadError, type TokenSource } from "./token_source.ts";
 
@@ -295,7 +296,7 @@ class IdleDeadline {
     if (this.#outer.aborted) return this.#outer.reason;
     if (this.#hasFired) return this.#controller.signal.reason;
     if (thrown instanceof ApiServerError) return thrown;
-    const message = thrown instanceof Error ? thrown.message : String(thrown);
+    const message = toError(thrown).message;
     return new ApiServerError("network", `${context}: ${message}`, { cause: thrown });
   }
 }

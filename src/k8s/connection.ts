@@ -5,6 +5,7 @@
  * @module
  */
 
+import { toError } from "../telemetry/log.ts";
 import { KubeconfigError, loadKubeconfig } from "./kubeconfig.ts";
 import { FileTokenSource, StaticTokenSource, TokenReadError, type TokenSource } from "./token_source.ts";
 
@@ -75,7 +76,7 @@ export function createHttpClient(connection: ApiServerConnection): Deno.HttpClie
     }
     return Deno.createHttpClient({ caCerts: [...connection.caCerts] });
   } catch (thrown) {
-    throw new K8sConnectionError(`Cannot use the API server TLS settings: ${messageOf(thrown)}`, {
+    throw new K8sConnectionError(`Cannot use the API server TLS settings: ${toError(thrown).message}`, {
       cause: thrown,
     });
   }
@@ -99,7 +100,7 @@ async function inCluster(options: ResolveConnectionOptions): Promise<ApiServerCo
       caCerts = [await Deno.readTextFile(options.caPath)];
     } catch (thrown) {
       throw new K8sConnectionError(
-        `Cannot read API server CA bundle: ${options.caPath}: ${messageOf(thrown)}`,
+        `Cannot read API server CA bundle: ${options.caPath}: ${toError(thrown).message}`,
         {
           cause: thrown,
         },
@@ -160,8 +161,4 @@ async function fromKubeconfig(options: ResolveConnectionOptions): Promise<ApiSer
 
 function nonEmpty(value: string | undefined): boolean {
   return value !== undefined && value !== "";
-}
-
-function messageOf(thrown: unknown): string {
-  return thrown instanceof Error ? thrown.message : String(thrown);
 }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { toError } from "../telemetry/log.ts";
 /** What a kubeconfig's current context says about reaching the API server. */
 export interface KubeconfigCredentials {
   /** API server URL of the current cluster. */
@@ -59,7 +60,7 @@ export async function loadKubeconfig(path: string): Promise<KubeconfigCredential
   } catch (thrown) {
     throw new KubeconfigError(
       `Cannot load @kubernetes/client-node for kubeconfig mode (it needs unrestricted --allow-env): ${
-        messageOf(thrown)
+        toError(thrown).message
       }`,
       { cause: thrown },
     );
@@ -68,7 +69,9 @@ export async function loadKubeconfig(path: string): Promise<KubeconfigCredential
   try {
     config.loadFromFile(path);
   } catch (thrown) {
-    throw new KubeconfigError(`Cannot read kubeconfig ${path}: ${messageOf(thrown)}`, { cause: thrown });
+    throw new KubeconfigError(`Cannot read kubeconfig ${path}: ${toError(thrown).message}`, {
+      cause: thrown,
+    });
   }
   const cluster = config.getCurrentCluster();
   const user = config.getCurrentUser();
@@ -109,12 +112,11 @@ async function pemFrom(
   try {
     return await Deno.readTextFile(file);
   } catch (thrown) {
-    throw new KubeconfigError(`Cannot read ${field} of kubeconfig ${path}: ${file}: ${messageOf(thrown)}`, {
-      cause: thrown,
-    });
+    throw new KubeconfigError(
+      `Cannot read ${field} of kubeconfig ${path}: ${file}: ${toError(thrown).message}`,
+      {
+        cause: thrown,
+      },
+    );
   }
-}
-
-function messageOf(thrown: unknown): string {
-  return thrown instanceof Error ? thrown.message : String(thrown);
 }

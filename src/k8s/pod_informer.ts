@@ -11,7 +11,7 @@
 import type { Component, ComponentHealth } from "../lifecycle/component.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { KindTracker } from "../telemetry/kinds.ts";
-import type { Logger } from "../telemetry/log.ts";
+import { type Logger, toError } from "../telemetry/log.ts";
 import { type ApiServerClient, ApiServerError, type WatchEvent } from "./apiserver_client.ts";
 import { type PodInfo, type PodTrimOptions, toPodInfo } from "./pod_info.ts";
 import type { PodStore } from "./pod_store.ts";
@@ -198,7 +198,7 @@ export class PodInformer implements Component {
   async #recover(thrown: unknown, signal: AbortSignal): Promise<void> {
     const error = thrown instanceof ApiServerError ? thrown : null;
     const reason = error?.reason ?? "internal_error";
-    const message = thrown instanceof Error ? thrown.message : String(thrown);
+    const message = toError(thrown).message;
     this.#metrics.watchRestarts.inc(1, reason);
     this.#failures++;
     if (reason === "gone") {

@@ -734,7 +734,7 @@ export class Tailer implements Component, RecordSink {
     for (const [tf, offset, guard, fingerprint] of updated) {
       tf.committedOffset = offset;
       // A truncation during the commit replaced the fingerprint: the stored one is stale, commit again.
-      tf.committedFingerprintLength = tf.fingerprint.length;
+      tf.committedFingerprintLength = tf.fingerprint === fingerprint ? fingerprint.length : -1;
       tf.committedGuardHash = guard;
     }
     for (const key of deleted) this.#deletedCursors.delete(key);

@@ -39,6 +39,7 @@ export type Action =
   | FileAction
   | { kind: "copytruncate"; container: number }
   | { kind: "restart"; whileDown: readonly FileAction[] }
+  | { kind: "outage"; ms: number }
   | { kind: "wait"; ms: number };
 
 /** Number of containers a run writes to. */
@@ -60,11 +61,10 @@ export const MODEL_AGENT_CONFIG: Record<string, unknown> = {
 /** What one agent instance (between two restarts) saw, for the counter checks. */
 interface Epoch {
   harness: Harness;
-  isFirst: boolean;
   /** Rotations done while this instance ran. */
   rotations: number;
-  /** Rotated files that may have been deleted before this instance ever saw them (empty ones). */
-  unseenRotations: number;
+  /** Rotated files present when it started (it may count them again when it finds them by cursor). */
+  rotatedAtStart: number;
   /** Non-empty copytruncates done while this instance ran (each awaited until counted). */
   truncations: number;
 }
@@ -111,6 +111,8 @@ class ModelRun {
   #files: ModelFile[][] = [];
   #records: WrittenRecord[] = [];
   #restartMarks: number[] = [];
+  /** Rotated files removed before any agent surely saw them: their rotation may never be counted. */
+  #uncertainRotations = 0;
   #seq = 0;
   #copies = 0;
   #trace: string[] = [];
@@ -145,13 +147,11 @@ class ModelRun {
   async #startAgent(): Promise<void> {
     this.#restartMarks.push(this.#sink.records.length);
     const harness = await startHarness({ dir: this.#dir, sink: this.#sink, config: MODEL_AGENT_CONFIG });
-    this.#epochs.push({
-      harness,
-      isFirst: this.#epochs.length === 0,
-      rotations: 0,
-      unseenRotations: 0,
-      truncations: 0,
-    });
+    const rotatedAtStart = this.#files.reduce(
+      (n, files) => n + files.slice(0, -1).filter((f) => !f.isGone).length,
+      0,
+    );
+    this.#epochs.push({ harness, rotations: 0, rotatedAtStart, truncations: 0 });
     this.#isRunning = true;
   }
 
@@ -166,6 +166,11 @@ class ModelRun {
         await this.#epoch.harness.stopAgent();
         for (const a of action.whileDown) await this.#applyFileAction(a);
         return await this.#startAgent();
+      case "outage":
+        // The OTLP endpoint answers 503 for a while: batches are retried, nothing is stored twice.
+        this.#sink.respondWith({ status: 503 });
+        await delay(action.ms);
+        return this.#sink.respondWith({ status: 200 });
       case "wait":
         return await delay(action.ms);
       default:
@@ -247,7 +252,8 @@ class ModelRun {
       const check = checkDelivery(this.#sink, this.#records, this.#restartMarks);
       for (const r of file.records) if (!check.isSettled(r)) r.isLossAllowed = true;
     }
-    if (this.#isRunning && file.records.length === 0) this.#epoch.unseenRotations++;
+    // Delivered records prove the agent tracked the file, so its rotation is counted; otherwise it may not be.
+    if (!mustDeliverFirst || file.records.length === 0) this.#uncertainRotations++;
     if (action.kind === "compress") {
       this.#report.compressions++;
       const bytes = await Deno.readFile(file.path);
@@ -297,9 +303,19 @@ class ModelRun {
     });
   }
 
-  /** Waits for quiescence (every record that must arrive did), stops the agent and checks everything. */
+  /**
+   * Waits for quiescence (every record that must arrive did, every rotation that must be counted was),
+   * stops the agent and checks everything.
+   */
   async finish(): Promise<RunReport> {
     await this.#waitDelivered(this.#records, "at the end");
+    const minRotations = this.#report.rotations - this.#uncertainRotations;
+    await waitFor(() => this.#countedRotations() >= minRotations, {
+      timeoutMs: WAIT_MS,
+      intervalMs: 10,
+      message: () =>
+        `rotations counted ${this.#countedRotations()}, want >= ${minRotations}\n${this.#traceText()}`,
+    });
     this.#isRunning = false;
     await this.#epoch.harness.stopAgent();
     const checked = checkDelivery(this.#sink, this.#records, this.#restartMarks);
@@ -308,6 +324,10 @@ class ModelRun {
       throw new Error(`Model mismatch:\n  ${problems.slice(0, 20).join("\n  ")}\n${this.#traceText()}`);
     }
     return { ...this.#report, ...checked, records: this.#records.length };
+  }
+
+  #countedRotations(): number {
+    return this.#epochs.reduce((n, e) => n + e.harness.agent.metrics.rotations.get(), 0);
   }
 
   #counterProblems(checked: Checked): string[] {
@@ -325,11 +345,11 @@ class ModelRun {
       if (guard !== 0) {
         problems.push(`${name}: guard_mismatch truncations ${guard}, want 0 (no truncation while down)`);
       }
-      // A later instance also counts files renamed while it was down, and rotated files it finds by cursor.
-      const isExact = e.isFirst && e.unseenRotations === 0;
-      if (isExact ? rotations !== e.rotations : rotations < e.rotations - e.unseenRotations) {
+      // Each rotated file is counted at most once per instance: the ones rotated while it ran, and the
+      // ones it found at start (renamed while it was down, or rotated earlier and found by cursor).
+      if (rotations > e.rotations + e.rotatedAtStart) {
         problems.push(
-          `${name}: rotations ${rotations}, want ${isExact ? "" : ">= "}${e.rotations - e.unseenRotations}`,
+          `${name}: rotations ${rotations}, want <= ${e.rotations} + ${e.rotatedAtStart} found at start`,
         );
       }
       const internal = m.readErrors.get("internal_error");
@@ -393,6 +413,8 @@ function describe(action: Action): string {
       return `copytruncate c${action.container}`;
     case "restart":
       return `restart; while down: [${action.whileDown.map(describe).join("; ")}]`;
+    case "outage":
+      return `OTLP endpoint answers 503 for ${action.ms}ms`;
     case "wait":
       return `wait ${action.ms}ms`;
   }

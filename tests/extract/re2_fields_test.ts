@@ -21,19 +21,19 @@ const compileErrors: Array<
     name: "an unclosed group",
     pattern: String.raw`^\[rank(?P<rank>\d+`,
     want: "syntax",
-    message: /^Invalid RE2 pattern ".*": missing \)/,
+    message: /^Invalid RE2 pattern \/.*\/: missing \)/,
   },
   {
     name: "a lookahead RE2 lacks",
     pattern: String.raw`(?=x)(?P<rank>\d)`,
     want: "syntax",
-    message: /^Invalid RE2 pattern ".*": invalid perl operator: \(\?=/,
+    message: /^Invalid RE2 pattern \/.*\/: invalid perl operator: \(\?=/,
   },
   {
     name: "a backreference",
     pattern: String.raw`(?P<rank>\d)\1`,
     want: "syntax",
-    message: /^Invalid RE2 pattern ".*": invalid escape sequence: \\1/,
+    message: /^Invalid RE2 pattern \/.*\/: invalid escape sequence: \\1/,
   },
   {
     name: "no rank group",

@@ -64,8 +64,8 @@ const fileActionArb: fc.Arbitrary<FileAction> = fc.oneof(
   },
 );
 
-/** Generates 5-20 actions with every kind represented often enough for a dozen runs to see each. */
-export const actionsArb: fc.Arbitrary<Action[]> = fc.array(
+/** Generates 5-25 actions with every kind represented often enough for a dozen runs to see each. */
+const actionsArb: fc.Arbitrary<Action[]> = fc.array(
   fc.oneof(
     { weight: 9, arbitrary: fileActionArb },
     {
@@ -81,10 +81,14 @@ export const actionsArb: fc.Arbitrary<Action[]> = fc.array(
     },
     {
       weight: 1,
+      arbitrary: fc.record({ kind: fc.constant("outage" as const), ms: fc.integer({ min: 0, max: 400 }) }),
+    },
+    {
+      weight: 1,
       arbitrary: fc.record({ kind: fc.constant("wait" as const), ms: fc.integer({ min: 0, max: 300 }) }),
     },
   ),
-  { minLength: 5, maxLength: 20 },
+  { minLength: 5, maxLength: 25 },
 );
 
 /** Runs the model property with a printed, replayable seed (`FC_SEED=<n>`); `FC_SHRINK=1` shrinks a failure. */
@@ -108,7 +112,7 @@ async function assertModel(numRuns: number): Promise<RunReport[]> {
 }
 
 Deno.test("tailer delivers every record of random writes, rotations, truncations and restarts as the model says", async () => {
-  const reports = await assertModel(10);
+  const reports = await assertModel(15);
   const sum = (pick: (r: RunReport) => number): number => reports.reduce((n, r) => n + pick(r), 0);
   console.log(
     `model: ${reports.length} runs, ${sum((r) => r.records)} records, ${
@@ -227,6 +231,62 @@ Deno.test("tailer resumes a copytruncated file at its cursor after a restart ins
       await second.stopAgent();
     }
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A real KV whose atomic commits take `delayMs` longer, like a slow disk's fsync. */
+function withSlowCommits(kv: Deno.Kv, delayMs: number): Deno.Kv {
+  return new Proxy(kv, {
+    get(target, property) {
+      if (property === "atomic") {
+        return (): Deno.AtomicOperation => {
+          const op = target.atomic();
+          const commit = op.commit.bind(op);
+          op.commit = async () => {
+            await new Promise((resolve) => setTimeout(resolve, delayMs));
+            return await commit();
+          };
+          return op;
+        };
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+Deno.test("tailer commits the new head of a file truncated while a cursor commit was in flight", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cso-model-" });
+  const kv = await Deno.openKv(`${dir}/cursor.kv`);
+  await using sink = await startOtlpSink();
+  try {
+    // Commits outlast the whole write-deliver-truncate cycle; the ack comes after the first commit began.
+    const first = await startHarness({
+      dir,
+      sink,
+      kv: withSlowCommits(kv, 1500),
+      config: { batch: { max_delay: "300ms" } },
+    });
+    const log = new ContainerLog(first.root, SPEC);
+    for (let i = 0; i < 3; i++) log.write("stdout", `before ${i} ${"-".repeat(500)}`);
+    await sink.waitForRecords(3);
+    log.truncate();
+    await waitFor(() => first.agent.metrics.truncations.get("size_shrank") === 1);
+    await first.stopAgent();
+    const second = await startHarness({ dir, sink, kv });
+    try {
+      log.write("stdout", "after the restart");
+      log.close();
+      await sink.waitForRecords(4);
+      await second.stopAgent();
+      assert.deepEqual(sink.records.slice(3).map((r) => r.record.body), ["after the restart"]);
+      assert.equal(second.agent.metrics.bytesLost.total(), 0, "the truncated file is not taken for another");
+    } finally {
+      await second.stopAgent();
+    }
+  } finally {
+    kv.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

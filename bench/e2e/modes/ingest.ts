@@ -61,8 +61,9 @@ export async function runIngest(options: ModeOptions): Promise<ModeResult> {
   options.log(`agent exited with ${exit.code}${exit.signal === null ? "" : ` (${exit.signal})`}`);
 
   const times = receiver.matchTimesMs;
-  const wallSec = (times.last - spawnEpochMs) / 1000;
-  const firstRecordSec = (times.first - spawnEpochMs) / 1000;
+  // No record at all leaves both times at 0: report zeros rather than negative durations.
+  const wallSec = times.last === 0 ? 0 : (times.last - spawnEpochMs) / 1000;
+  const firstRecordSec = times.first === 0 ? 0 : (times.first - spawnEpochMs) / 1000;
   const counts = receiver.counts();
   const cpuSec = done.cpuSec - first.cpuSec;
   const recordsPerCpuSec = cpuSec > 0 ? counts.matched / cpuSec : 0;
