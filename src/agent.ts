@@ -77,7 +77,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const registryMetrics = new MetricsRegistry();
   const metrics = createAgentMetrics(registryMetrics);
   metrics.buildInfo.set(1, VERSION);
-  registryMetrics.onCollect(() => metrics.processResidentBytes.set(Deno.memoryUsage().rss));
+  registryMetrics.onCollect(() => {
+    const usage = Deno.memoryUsage();
+    metrics.processResidentBytes.set(usage.rss);
+    metrics.processHeapBytes.set(usage.heapUsed, "used");
+    metrics.processHeapBytes.set(usage.heapTotal, "total");
+    metrics.processHeapBytes.set(usage.external, "external");
+  });
   const kinds = new KindTracker({
     registry: registryMetrics,
     onChange: (s) =>

@@ -80,8 +80,15 @@ function statusKb(status: string, key: string): number {
   return m === null ? 0 : Number(m[1]);
 }
 
-/** Reads one sample of `pid` and its descendants, or `undefined` when `pid` is gone. */
-export function readProcSample(pid: number, ticksPerSec: number): ProcSample | undefined {
+/**
+ * Reads one sample of `pid` and (unless `includeChildren` is false) its descendants, or `undefined` when
+ * `pid` is gone.
+ */
+export function readProcSample(
+  pid: number,
+  ticksPerSec: number,
+  includeChildren = true,
+): ProcSample | undefined {
   const atMs = performance.now();
   let ticks = 0;
   let rssKb = 0;
@@ -104,7 +111,7 @@ export function readProcSample(pid: number, ticksPerSec: number): ProcSample | u
     if (p === pid) hwmKb = statusKb(status, "VmHWM");
     threads += Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 0);
     processes++;
-    pending.push(...childrenOf(p));
+    if (includeChildren) pending.push(...childrenOf(p));
   }
   return {
     atMs,

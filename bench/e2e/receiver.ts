@@ -261,7 +261,6 @@ export class Receiver implements AsyncDisposable {
     // Answer at once and check behind: a real collector acks in about a millisecond, and the bench's
     // decoding (which shares the machine's cores) must not pace the agent. Receipt times are kept.
     const isGzip = request.headers.get("content-encoding") === "gzip";
-    if (Deno.env.get("NOCHECK") === "1") { this.#lastMatchAtMs = receivedAtMs; return new Response(encodeLogsResponse(0, ""), { headers: { "content-type": "application/x-protobuf" } }); }
     this.#pending.push({ raw, isGzip, receivedAtMs });
     this.#pendingBytes += raw.length;
     if (!this.#isChecking) this.#drained = this.#checkPending();

@@ -391,6 +391,7 @@ export class Tailer implements Component, RecordSink {
         this.#markRotated(tf, now);
         rotatedDirs.add(dirOf(f.path));
       }
+      this.#dropReusedIdentity(`${f.dev}:${f.ino}`, f.path);
       const known = this.#byKey.get(`${f.dev}:${f.ino}`);
       if (known !== undefined) {
         // A tracked identity now lives under an included name: follow it.
@@ -537,6 +538,7 @@ export class Tailer implements Component, RecordSink {
     const siblings = this.#o.discovery.rotatedSiblings(dir);
     for (const f of siblings) {
       const key = `${f.dev}:${f.ino}`;
+      this.#dropReusedIdentity(key, f.path);
       const tf = this.#byKey.get(key);
       if (tf !== undefined) {
         tf.currentPath = f.path;
@@ -552,6 +554,27 @@ export class Tailer implements Component, RecordSink {
       this.#o.metrics.rotations.inc();
       this.#open(adopted);
     }
+  }
+
+  /**
+   * A deleted file's inode number goes to a later file (ext4 reuses it at once), so a new log file can
+   * carry the identity of a rotated file we finished with (kubelet deletes it after compressing it). The
+   * head fingerprint tells them apart; a file we still hold open cannot have been freed. The old identity
+   * is dropped so the new file is tracked from 0 instead of being taken for the finished one.
+   */
+  #dropReusedIdentity(key: string, path: string): void {
+    const tf = this.#byKey.get(key);
+    const drained = this.#drained.get(key);
+    let head: Fingerprint;
+    if (tf !== undefined) {
+      if (tf.file !== null || tf.state !== "closed") return;
+      head = tf.fingerprint;
+    } else if (drained !== undefined) {
+      head = { length: drained.cursor.fingerprintLength, hash: drained.cursor.fingerprintHash };
+    } else return;
+    if (hasHead(path, head)) return;
+    if (tf !== undefined) this.#retire(tf);
+    this.#drained.delete(key);
   }
 
   #restartTruncated(tf: TailedFile, reason: "size_shrank" | "guard_mismatch"): void {
@@ -716,7 +739,8 @@ export class Tailer implements Component, RecordSink {
       value.updatedAtMs = now;
       changes.set(tf.key, value);
     }
-    for (const key of this.#deletedCursors) changes.set(key, null);
+    // A deleted identity may already name a new file (inode reuse): its cursor wins.
+    for (const key of this.#deletedCursors) if (!changes.has(key)) changes.set(key, null);
     if (changes.size === 0) return;
     const deleted = [...this.#deletedCursors];
     try {
@@ -835,6 +859,21 @@ const MTIME_SLACK_MS = 1000;
 function dirOf(path: string): string {
   const i = path.lastIndexOf("/");
   return i <= 0 ? "/" : path.slice(0, i);
+}
+
+/** Whether the file at `path` starts with the bytes `head` was taken from (true when it cannot tell). */
+function hasHead(path: string, head: Fingerprint): boolean {
+  if (head.length === 0) return true;
+  try {
+    const file = Deno.openSync(path, { read: true });
+    try {
+      return hashBytes(readAt(file, 0, head.length, 0)) === head.hash;
+    } finally {
+      file.close();
+    }
+  } catch {
+    return true; // vanished since the scan: there is nothing new to track either
+  }
 }
 
 function isDeleted(tf: TailedFile): boolean {

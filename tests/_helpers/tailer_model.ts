@@ -138,6 +138,12 @@ class ModelRun {
         isGone: false,
       }]);
     }
+    // Until a first cursor is stored, a restart is a first start, and a first start reads only the included
+    // names (rotated files found then are older than the agent): let the first instance commit both files.
+    const metrics = this.#epoch.harness.agent.metrics;
+    await waitFor(() => metrics.filesTracked.get() >= CONTAINER_COUNT, { timeoutMs: WAIT_MS, intervalMs: 10 });
+    const commits = metrics.cursorCommits.get();
+    await waitFor(() => metrics.cursorCommits.get() > commits, { timeoutMs: WAIT_MS, intervalMs: 10 });
   }
 
   get #epoch(): Epoch {

@@ -12,7 +12,7 @@ import {
 import { startOtlpSink } from "../_fakes/otlp_sink.ts";
 import { startHarness } from "../_helpers/agent_harness.ts";
 import { waitFor } from "../_helpers/agent_process.ts";
-import { ContainerLog, fakeUid } from "../_helpers/kubelet_tree.ts";
+import { ContainerLog, criLine, fakeUid } from "../_helpers/kubelet_tree.ts";
 
 const CHARS = ["a", "b", "x", "7", " ", "-", "\t", "é", "ß", "ü", "✓", "中", "🚀"];
 
@@ -289,4 +289,33 @@ Deno.test("tailer commits the new head of a file truncated while a cursor commit
     kv.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("tailer reads a new log file that reuses the inode of a drained and deleted rotated file", async () => {
+  await using h = await startHarness();
+  const log = new ContainerLog(h.root, SPEC);
+  log.write("stdout", "in file A");
+  await h.sink.waitForRecords(1);
+  const { rotatedPath } = log.rotate();
+  const inodeA = Deno.statSync(rotatedPath).ino;
+  log.write("stdout", "in file B");
+  log.close();
+  await h.sink.waitForRecords(2);
+  // A is read to its end, closed after rotate_wait, and retired once its final cursor is committed.
+  await waitFor(() => h.agent.metrics.filesTracked.get() === 1);
+  // Kubelet compresses A: the .gz is another file and A is deleted, so its inode number is free again.
+  Deno.removeSync(rotatedPath);
+  // ext4 gives a freed inode to a later file of the directory; find one (tmpfs never reuses: no repro).
+  const newPath = `${log.dir}/new-file`;
+  for (let i = 0; i < 500; i++) {
+    Deno.writeFileSync(newPath, new Uint8Array());
+    if (Deno.statSync(newPath).ino === inodeA) break;
+    Deno.renameSync(newPath, `${log.dir}/filler-${i}`);
+  }
+  // Kubelet rotates B; the runtime's new 0.log is that file.
+  Deno.renameSync(log.path, `${log.path}.20990101-000000`);
+  Deno.renameSync(newPath, log.path);
+  Deno.writeFileSync(log.path, criLine(new Date(), "stdout", "F", "in file C"), { append: true });
+  await h.sink.waitForRecords(3, { timeoutMs: 3_000 });
+  assert.deepEqual(h.sink.records.map((r) => r.record.body), ["in file A", "in file B", "in file C"]);
 });

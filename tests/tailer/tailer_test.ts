@@ -190,6 +190,7 @@ Deno.test("tailer counts the unread bytes of a rotated file deleted while readin
   });
   assert.ok(h.agent.metrics.bytesLost.get("deleted_while_paused") > 1_000_000);
   assert.equal(h.agent.metrics.filesLost.get("deleted_while_paused"), 1);
+  assert.ok(h.logs.some((l) => l.includes("BackpressureDrop") && l.includes("raised")), "the Kind is raised");
   const metricsText = h.agent.registry.health();
   assert.ok(metricsText.components.tailer.isHealthy);
   h.sink.respondWith({ status: 200 });
@@ -265,6 +266,32 @@ Deno.test("tailer raises CursorWriteFailed when the cursor store fails and keeps
     await waitFor(() => h.agent.metrics.cursorCommitFailures.get() >= 1);
     assert.ok(h.logs.some((l) => l.includes("CursorWriteFailed")), "the Kind is raised and logged");
     assert.equal(h.sink.records[1].record.body, "after");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("tailer raises RotationStalled and counts the bytes of a file that vanished unread while it was down", async () => {
+  await using sink = await (await import("../_fakes/otlp_sink.ts")).startOtlpSink({ mode: { status: 503 } });
+  const dir = await Deno.makeTempDir({ prefix: "cso-gone-" });
+  try {
+    let path = "";
+    {
+      await using h = await startHarness({ dir, sink });
+      const log = new ContainerLog(h.root, SPEC);
+      for (let i = 0; i < 50; i++) log.write("stdout", `unsent ${i}`);
+      log.close();
+      path = log.path;
+      await waitFor(() => h.agent.metrics.exportRetries.total() >= 1);
+      await waitFor(() => h.agent.metrics.cursorCommits.get() >= 1);
+    }
+    const size = Deno.statSync(path).size;
+    Deno.removeSync(path);
+    sink.respondWith({ status: 200 });
+    await using h2 = await startHarness({ dir, sink });
+    assert.equal(h2.agent.metrics.bytesLost.get("gone_while_down"), size);
+    assert.equal(h2.agent.metrics.filesLost.get("gone_while_down"), 1);
+    assert.ok(h2.logs.some((l) => l.includes("RotationStalled") && l.includes("gone_while_down")));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -37,7 +37,7 @@ export async function runIngest(options: ModeOptions): Promise<ModeResult> {
   await Deno.remove(run.root);
   await Deno.rename(dirHolder, run.root);
 
-  const benchCpuBefore = readProcSample(Deno.pid, run.ticksPerSec)?.cpuSec ?? 0;
+  const benchCpuBefore = readProcSample(Deno.pid, run.ticksPerSec, false)?.cpuSec ?? 0;
   const { agent, sampler } = await run.startAgent();
   const spawnEpochMs = performance.timeOrigin + agent.spawnedAtMs;
   const receiver = run.receiver;
@@ -49,7 +49,7 @@ export async function runIngest(options: ModeOptions): Promise<ModeResult> {
     pollMs: 20,
   });
   const done = sampler.sample() ?? sampler.latest!;
-  const benchCpuSec = (readProcSample(Deno.pid, run.ticksPerSec)?.cpuSec ?? 0) - benchCpuBefore;
+  const benchCpuSec = (readProcSample(Deno.pid, run.ticksPerSec, false)?.cpuSec ?? 0) - benchCpuBefore;
   const first = sampler.samples[0];
   options.log(`agent ${outcome}: ${receiver.counts().matched}/${model.expectedCount} records`);
   // Let late duplicates arrive before the final count, then stop the agent cleanly.
