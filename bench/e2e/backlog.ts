@@ -7,8 +7,8 @@
 
 import { join } from "node:path";
 import { ExpectedModel } from "./expected.ts";
+import { CriEncoder } from "./cri_encoder.ts";
 import {
-  CriEncoder,
   type GeneratedFile,
   type GeneratedRecord,
   type GeneratorOptions,

@@ -10,7 +10,8 @@
  */
 
 import type { Stream } from "../../src/record.ts";
-import { formatCriTime, type GeneratedFile } from "./generator.ts";
+import { formatCriTime } from "./cri_encoder.ts";
+import type { GeneratedFile } from "./generator.ts";
 
 /** Nanoseconds since {@linkcode ExpectedModel.baseEpochSec}; exact as a float up to 104 days. */
 export type TimeNs = number;

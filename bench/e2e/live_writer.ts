@@ -12,8 +12,8 @@
 
 import { join } from "node:path";
 import type { ExpectedModel } from "./expected.ts";
+import { CriEncoder } from "./cri_encoder.ts";
 import {
-  CriEncoder,
   type GeneratedFile,
   type GeneratedRecord,
   type GeneratorOptions,

@@ -14,6 +14,7 @@ import {
   encodeLogsResponse,
 } from "../../tests/_fakes/otlp_decode.ts";
 import type { ExpectedModel } from "./expected.ts";
+import { LatencyHistogram, type LatencySummary } from "./latency_histogram.ts";
 
 /** How the receiver answers: 200 after checking, or 503 without reading the records. */
 export type ReceiverAnswer = "ok" | "unavailable";
@@ -67,14 +68,6 @@ export interface ReceiverCounts {
   problems: Record<ProblemKind, number>;
 }
 
-/** Latency from a record's CRI time to its receipt. */
-export interface LatencySummary {
-  count: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-}
-
 /** One example of a problem, for the report. */
 export interface ProblemExample {
   kind: ProblemKind;
@@ -84,8 +77,6 @@ export interface ProblemExample {
   bodyPrefix: string;
 }
 
-const BUCKET_MS = 0.1;
-const BUCKETS = 600_000; // 0.1 ms resolution up to 60 s; later receipts count in the last bucket
 const EXAMPLES_PER_KIND = 5;
 const MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
@@ -119,9 +110,7 @@ export class Receiver implements AsyncDisposable {
   #counts = { requests: 0, refusedRequests: 0, received: 0, duplicated: 0, unexpected: 0 };
   #problems = emptyProblems();
   #examples: ProblemExample[] = [];
-  #histogram = new Uint32Array(BUCKETS);
-  #latencyCount = 0;
-  #latencyMaxMs = 0;
+  #latency = new LatencyHistogram();
   #baseNs: bigint;
   #lastMatchAtMs = 0;
   #firstMatchAtMs = 0;
@@ -211,21 +200,9 @@ export class Receiver implements AsyncDisposable {
     return [...this.#examples];
   }
 
-  /** Percentiles of the latency histogram (0.1 ms resolution). */
+  /** Latency from each record's CRI time to its first receipt (0.1 ms resolution). */
   latency(): LatencySummary {
-    return {
-      count: this.#latencyCount,
-      p50Ms: this.#percentile(0.5),
-      p99Ms: this.#percentile(0.99),
-      maxMs: Math.round(this.#latencyMaxMs * 10) / 10,
-    };
-  }
-
-  /** Forgets latencies so far (e.g. those of a catch-up phase). */
-  resetLatency(): void {
-    this.#histogram.fill(0);
-    this.#latencyCount = 0;
-    this.#latencyMaxMs = 0;
+    return this.#latency.summary();
   }
 
   /** Stops listening and finishes checking what was received. Idempotent. */
@@ -351,7 +328,7 @@ export class Receiver implements AsyncDisposable {
         this.#lastMatchAtMs = receivedAtMs;
         if (result.isOutOfOrder) this.#problem("out_of_order", path, stream, timeUnixNano, body);
         if (this.#options.measureLatency === true) {
-          this.#addLatency(receivedAtMs - this.#model.baseEpochSec * 1000 - timeNs / 1e6);
+          this.#latency.add(receivedAtMs - this.#model.baseEpochSec * 1000 - timeNs / 1e6);
         }
         return;
       case "duplicate":
@@ -388,23 +365,5 @@ export class Receiver implements AsyncDisposable {
       timeUnixNano: String(timeUnixNano),
       bodyPrefix: detail.slice(0, 160),
     });
-  }
-
-  #addLatency(latencyMs: number): void {
-    const bucket = Math.min(BUCKETS - 1, Math.max(0, Math.floor(latencyMs / BUCKET_MS)));
-    this.#histogram[bucket]++;
-    this.#latencyCount++;
-    if (latencyMs > this.#latencyMaxMs) this.#latencyMaxMs = latencyMs;
-  }
-
-  #percentile(q: number): number {
-    if (this.#latencyCount === 0) return 0;
-    const rank = Math.ceil(q * this.#latencyCount);
-    let seen = 0;
-    for (let i = 0; i < BUCKETS; i++) {
-      seen += this.#histogram[i];
-      if (seen >= rank) return Math.round((i + 1) * BUCKET_MS * 10) / 10;
-    }
-    return Math.round(this.#latencyMaxMs * 10) / 10;
   }
 }

@@ -162,17 +162,36 @@ export async function describeMachine(): Promise<Machine> {
   };
 }
 
+/** The metrics a RESULTS.md row shows per mode (the JSON has all); `x` also matches `x_<suffix>`. */
+const HEADLINE: Record<string, string[]> = {
+  ingest: ["wallSec", "recordsPerSec", "cpuSec", "recordsPerCpuSec", "peakRssMiB", "lost", "duplicated"],
+  steady: [
+    "cpuPercentOfCore",
+    "maxRssMiB",
+    "latencyP50Ms",
+    "latencyP99Ms",
+    "latencyMaxMs",
+    "lost",
+    "duplicated",
+  ],
+  restart: ["lost", "duplicated", "downSec", "rotationsWhileDown", "catchUpAfterWriterSec"],
+  outage: ["lost", "duplicated", "refusedRequests", "backlogDeliveredAfterSec", "maxRssMiBDuringOutage"],
+  idle: ["cpuPercentOfCore", "maxRssMiB", "lost"],
+};
+
 /** One Markdown table row for RESULTS.md. */
 export function resultsRow(result: ModeResult, machine: Machine, command: string, date: Date): string {
-  const m = result.metrics;
-  const keys = Object.keys(m).filter((k) => !k.startsWith("agentExit"));
-  const numbers = keys.map((k) => `${k}=${m[k]}`).join(", ");
+  const headline = HEADLINE[result.mode] ?? Object.keys(result.metrics);
+  const isShown = (key: string): boolean => headline.some((h) => key === h || key.startsWith(`${h}_`));
+  const numbers = Object.entries(result.metrics).filter(([k]) => isShown(k)).map(([k, v]) => `${k}=${v}`);
   const missed = result.targets.filter((t) => !t.isMet).map((t) =>
     `${t.name} ${t.actual} (want ${t.target})`
   );
-  const targets = missed.length === 0 ? "all met" : `MISSED: ${missed.join("; ")}`;
+  const targets = missed.length === 0 ? "all met" : `missed: ${missed.join("; ")}`;
   const cell = (text: string): string => text.replace(/\|/g, "\\|");
-  return `| ${date.toISOString().slice(0, 16).replace("T", " ")} | ${result.mode} | ${cell(numbers)} | ` +
+  return `| ${date.toISOString().slice(0, 16).replace("T", " ")} | ${result.mode} | ${
+    cell(numbers.join(", "))
+  } | ` +
     `${cell(targets)} | ${machine.cores} x ${cell(machine.cpuModel)}, ${machine.memTotalMiB} MiB | ` +
     `${machine.deno} | ${machine.commit} | \`${cell(command)}\` |`;
 }

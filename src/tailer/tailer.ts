@@ -8,7 +8,7 @@
 
 import type { AckTracker } from "../ack/mod.ts";
 import type { CursorStore, CursorValue } from "../cursor/mod.ts";
-import { type Discovery, type FoundFile, parsePodLogPath } from "../discovery/mod.ts";
+import { abortableDelay, type Discovery, type FoundFile, parsePodLogPath } from "../discovery/mod.ts";
 import type { Enricher } from "../enrich/mod.ts";
 import type { Batcher } from "../export/batcher.ts";
 import type { Component, ComponentHealth } from "../lifecycle/component.ts";
@@ -179,7 +179,14 @@ export class Tailer implements Component, RecordSink {
           this.#nextCommitMs = this.#now() + this.#o.cursorFlushIntervalMs;
           this.#commit = this.#commitCursors(this.#now()).finally(() => this.#commit = null);
         }
-        if (!didRead) await this.#sleep(this.#idleWaitMs());
+        if (!didRead) {
+          const idleSinceMs = this.#now();
+          await this.#sleep(this.#idleWaitMs());
+          // Coalesce wake-ups: a busy writer produces a watch event per write; reading at most every
+          // MIN_IDLE_ROUND_GAP_MS turns thousands of tiny reads per second into a few larger ones.
+          const gap = MIN_IDLE_ROUND_GAP_MS - (this.#now() - idleSinceMs);
+          if (gap > 0 && !signal.aborted) await abortableDelay(gap, signal);
+        }
       } catch (err) {
         // A bug or an unexpected environment error: count it, keep the loop alive.
         const error = toError(err);
@@ -614,6 +621,12 @@ export class Tailer implements Component, RecordSink {
         tf.flushExpired(ctx);
       }
       if (!tf.isRotated) continue;
+      if (tf.isAtEof && !tf.wantsRead && fileSize(tf) > tf.readPosition) {
+        // The runtime keeps writing to the old descriptor for a moment after kubelet's rename, and no
+        // watch event names our path for it any more: poll the size until the file is closed.
+        tf.wantsRead = true;
+        tf.isAtEof = false;
+      }
       const isDrainedToEof = tf.isAtEof && !tf.wantsRead;
       if (isDrainedToEof && now - Math.max(tf.rotatedAtMs, tf.lastDataMs) >= this.#o.rotateWaitMs) {
         this.#setResource(ctx, tf);
@@ -852,6 +865,7 @@ export class Tailer implements Component, RecordSink {
 
 const EMPTY_RESOURCE: ResourceRef = { attributes: {} };
 const FOLLOW_UP_SCAN_DELAYS_MS = [250, 1000, 3000];
+const MIN_IDLE_ROUND_GAP_MS = 50;
 
 /** Margin when comparing file modification times with our clock (see #adoptMissedRotations). */
 const MTIME_SLACK_MS = 1000;

@@ -7,6 +7,16 @@
  * was every record delivered at least once with its exact body, in order per (file, stream), with
  * duplicates only across a restart, and do the agent's counters match what was done?
  *
+ * The actions respect what the agent documents it cannot do (src/tailer/README.md):
+ * - copytruncate only a file whose records were all delivered, then wait until the truncation is counted
+ *   (a truncation plus a rewrite past the old offset between two scans is not detected while running);
+ * - compress or delete a rotated file while the agent runs only after its records were delivered, or mark
+ *   the records not yet delivered as allowed loss (always so while the agent is down);
+ * - a record the agent read halfway when it stopped leaves in two parts (the first flagged
+ *   `log.partial_flush`): accepted as a split, never silently;
+ * - the first instance commits a cursor before any restart: until then a restart is a first start, which
+ *   reads only the included names.
+ *
  * @module
  */
 
@@ -54,8 +64,14 @@ export const MODEL_AGENT_CONFIG: Record<string, unknown> = {
   exporter: { max_concurrent_requests: 1 },
   // Records are written whole; only a shutdown may cut one (a read racing the write), never a timeout.
   partial_flush_timeout: "1s",
-  // A small buffer so bursts of long records straddle read boundaries.
-  tail: { rescan_interval: "100ms", rotate_wait: "200ms", read_buffer_size: "64KiB" },
+  // Watch events trigger scans; the safety rescan bounds what a dropped event can delay. A small read
+  // buffer so bursts of long records straddle read boundaries.
+  tail: {
+    watch_rescan_interval: "1s",
+    rescan_interval: "100ms",
+    rotate_wait: "200ms",
+    read_buffer_size: "64KiB",
+  },
 };
 
 /** What one agent instance (between two restarts) saw, for the counter checks. */
@@ -82,7 +98,7 @@ const encoder = new TextEncoder();
 const WAIT_MS = 10_000;
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs `actions` against a fresh agent, temp tree and sink; throws an AssertionError on any mismatch. */
+/** Runs `actions` against a fresh agent, temp tree and sink; throws an error listing every mismatch. */
 export async function runModel(actions: readonly Action[]): Promise<RunReport> {
   const dir = await Deno.makeTempDir({ prefix: "cso-model-" });
   const sink = await startOtlpSink();
@@ -138,10 +154,12 @@ class ModelRun {
         isGone: false,
       }]);
     }
-    // Until a first cursor is stored, a restart is a first start, and a first start reads only the included
-    // names (rotated files found then are older than the agent): let the first instance commit both files.
+    // Until a first cursor is stored a restart is a first start, which reads only the included names.
     const metrics = this.#epoch.harness.agent.metrics;
-    await waitFor(() => metrics.filesTracked.get() >= CONTAINER_COUNT, { timeoutMs: WAIT_MS, intervalMs: 10 });
+    await waitFor(() => metrics.filesTracked.get() >= CONTAINER_COUNT, {
+      timeoutMs: WAIT_MS,
+      intervalMs: 10,
+    });
     const commits = metrics.cursorCommits.get();
     await waitFor(() => metrics.cursorCommits.get() > commits, { timeoutMs: WAIT_MS, intervalMs: 10 });
   }
@@ -325,7 +343,7 @@ class ModelRun {
     this.#isRunning = false;
     await this.#epoch.harness.stopAgent();
     const checked = checkDelivery(this.#sink, this.#records, this.#restartMarks);
-    const problems = [...checked.problems, ...this.#counterProblems(checked)];
+    const problems = [...checked.problems, ...this.#counterProblems()];
     if (problems.length > 0) {
       throw new Error(`Model mismatch:\n  ${problems.slice(0, 20).join("\n  ")}\n${this.#traceText()}`);
     }
@@ -336,7 +354,7 @@ class ModelRun {
     return this.#epochs.reduce((n, e) => n + e.harness.agent.metrics.rotations.get(), 0);
   }
 
-  #counterProblems(checked: Checked): string[] {
+  #counterProblems(): string[] {
     const problems: string[] = [];
     const hasLossAllowed = this.#records.some((r) => r.isLossAllowed);
     this.#epochs.forEach((e, i) => {
@@ -364,9 +382,6 @@ class ModelRun {
         problems.push(`${name}: lost_bytes_total ${m.bytesLost.total()} though no file was removed unread`);
       }
     });
-    if (checked.duplicates > 0 && this.#restartMarks.length === 1) {
-      problems.push("duplicates without a restart");
-    }
     return problems;
   }
 

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { fileChunks, writeBacklog } from "../../bench/e2e/backlog.ts";
 import { ExpectedModel, type MatchOutcome } from "../../bench/e2e/expected.ts";
-import { formatCriTime, type GeneratorOptions, planTree } from "../../bench/e2e/generator.ts";
+import { formatCriTime } from "../../bench/e2e/cri_encoder.ts";
+import { type GeneratorOptions, planTree } from "../../bench/e2e/generator.ts";
 import { LiveWriter } from "../../bench/e2e/live_writer.ts";
 
 // ---- an independent CRI reader: the model must hold exactly what it finds in the bytes ----------------

@@ -114,14 +114,16 @@ async function assertModel(numRuns: number): Promise<RunReport[]> {
 Deno.test("tailer delivers every record of random writes, rotations, truncations and restarts as the model says", async () => {
   const reports = await assertModel(15);
   const sum = (pick: (r: RunReport) => number): number => reports.reduce((n, r) => n + pick(r), 0);
-  console.log(
-    `model: ${reports.length} runs, ${sum((r) => r.records)} records, ${
-      sum((r) => r.rotations)
-    } rotations, ` +
-      `${sum((r) => r.truncations)} truncations, ${sum((r) => r.restarts)} restarts, ` +
-      `${sum((r) => r.compressions)} compressions, ${sum((r) => r.duplicates)} duplicates, ` +
-      `${sum((r) => r.splits)} shutdown splits`,
-  );
+  const totals = [
+    "records",
+    "rotations",
+    "truncations",
+    "restarts",
+    "compressions",
+    "duplicates",
+    "splits",
+  ] as const;
+  console.log(`model: ${reports.length} runs, ${totals.map((k) => `${sum((r) => r[k])} ${k}`).join(", ")}`);
   assert.ok(sum((r) => r.rotations) >= 1, "the generator produced a rotation");
   assert.ok(sum((r) => r.truncations) >= 1, "the generator produced a truncation of a non-empty file");
   assert.ok(sum((r) => r.restarts) >= 1, "the generator produced a restart");
@@ -152,7 +154,7 @@ Deno.test("tailer reads the middle file when kubelet rotates twice while the age
   const dir = await Deno.makeTempDir({ prefix: "cso-model-" });
   await using sink = await startOtlpSink();
   try {
-    const first = await startHarness({ dir, sink });
+    await using first = await startHarness({ dir, sink });
     const log = new ContainerLog(first.root, SPEC);
     log.write("stdout", "before the stop");
     await sink.waitForRecords(1);
@@ -162,18 +164,14 @@ Deno.test("tailer reads the middle file when kubelet rotates twice while the age
     log.rotate();
     log.write("stdout", "in the current file");
     log.close();
-    const second = await startHarness({ dir, sink });
-    try {
-      await sink.waitForRecords(3);
-      assert.deepEqual(sink.records.map((r) => r.record.body).sort(), [
-        "before the stop",
-        "in the current file",
-        "in the middle file",
-      ]);
-      assert.equal(second.agent.metrics.rotations.get(), 2, "the renamed file and the middle one");
-    } finally {
-      await second.stopAgent();
-    }
+    await using second = await startHarness({ dir, sink });
+    await sink.waitForRecords(3);
+    assert.deepEqual(sink.records.map((r) => r.record.body).sort(), [
+      "before the stop",
+      "in the current file",
+      "in the middle file",
+    ]);
+    assert.equal(second.agent.metrics.rotations.get(), 2, "the renamed file and the middle one");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -191,7 +189,7 @@ Deno.test("tailer reads the middle file of two rotations made right after a scan
   await h.sink.waitForRecords(logs.length);
   for (const [i, log] of logs.entries()) {
     const scans = h.agent.metrics.rescans.total();
-    while (h.agent.metrics.rescans.total() === scans) await new Promise((r) => setTimeout(r, 0));
+    await waitFor(() => h.agent.metrics.rescans.total() > scans, { intervalMs: 0 });
     log.rotate();
     log.write("stdout", `middle ${i}`);
     log.rotate();
@@ -208,7 +206,7 @@ Deno.test("tailer resumes a copytruncated file at its cursor after a restart ins
   const dir = await Deno.makeTempDir({ prefix: "cso-model-" });
   await using sink = await startOtlpSink();
   try {
-    const first = await startHarness({ dir, sink });
+    await using first = await startHarness({ dir, sink });
     const log = new ContainerLog(first.root, SPEC);
     for (let i = 0; i < 5; i++) log.write("stdout", `before ${i} ${"-".repeat(100)}`);
     await sink.waitForRecords(5);
@@ -218,18 +216,14 @@ Deno.test("tailer resumes a copytruncated file at its cursor after a restart ins
     log.write("stdout", "after 1");
     await sink.waitForRecords(7);
     await first.stopAgent();
-    const second = await startHarness({ dir, sink });
-    try {
-      log.write("stdout", "after the restart");
-      log.close();
-      await sink.waitForRecords(8);
-      await second.stopAgent();
-      const bodies = sink.records.slice(5).map((r) => r.record.body);
-      assert.deepEqual(bodies, ["after 0", "after 1", "after the restart"], "no record read twice");
-      assert.equal(second.agent.metrics.bytesLost.total(), 0, "nothing counted as lost");
-    } finally {
-      await second.stopAgent();
-    }
+    await using second = await startHarness({ dir, sink });
+    log.write("stdout", "after the restart");
+    log.close();
+    await sink.waitForRecords(8);
+    await second.stopAgent();
+    const bodies = sink.records.slice(5).map((r) => r.record.body);
+    assert.deepEqual(bodies, ["after 0", "after 1", "after the restart"], "no record read twice");
+    assert.equal(second.agent.metrics.bytesLost.total(), 0, "nothing counted as lost");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -261,11 +255,13 @@ Deno.test("tailer commits the new head of a file truncated while a cursor commit
   const kv = await Deno.openKv(`${dir}/cursor.kv`);
   await using sink = await startOtlpSink();
   try {
-    // Commits outlast the whole write-deliver-truncate cycle; the ack comes after the first commit began.
-    const first = await startHarness({
+    // Each commit outlasts the whole write-deliver-truncate cycle, and the first one that holds the file
+    // begins before its records are acknowledged (the batch waits 300 ms).
+    const slowKv = withSlowCommits(kv, 1000);
+    await using first = await startHarness({
       dir,
       sink,
-      kv: withSlowCommits(kv, 1500),
+      kv: slowKv,
       config: { batch: { max_delay: "300ms" } },
     });
     const log = new ContainerLog(first.root, SPEC);
@@ -274,17 +270,13 @@ Deno.test("tailer commits the new head of a file truncated while a cursor commit
     log.truncate();
     await waitFor(() => first.agent.metrics.truncations.get("size_shrank") === 1);
     await first.stopAgent();
-    const second = await startHarness({ dir, sink, kv });
-    try {
-      log.write("stdout", "after the restart");
-      log.close();
-      await sink.waitForRecords(4);
-      await second.stopAgent();
-      assert.deepEqual(sink.records.slice(3).map((r) => r.record.body), ["after the restart"]);
-      assert.equal(second.agent.metrics.bytesLost.total(), 0, "the truncated file is not taken for another");
-    } finally {
-      await second.stopAgent();
-    }
+    await using second = await startHarness({ dir, sink, kv });
+    log.write("stdout", "after the restart");
+    log.close();
+    await sink.waitForRecords(4);
+    await second.stopAgent();
+    assert.deepEqual(sink.records.slice(3).map((r) => r.record.body), ["after the restart"]);
+    assert.equal(second.agent.metrics.bytesLost.total(), 0, "the truncated file is not taken for another");
   } finally {
     kv.close();
     await Deno.remove(dir, { recursive: true });
@@ -292,7 +284,8 @@ Deno.test("tailer commits the new head of a file truncated while a cursor commit
 });
 
 Deno.test("tailer reads a new log file that reuses the inode of a drained and deleted rotated file", async () => {
-  await using h = await startHarness();
+  // Scans keep the files_tracked gauge current.
+  await using h = await startHarness({ config: { tail: { watch_rescan_interval: "100ms" } } });
   const log = new ContainerLog(h.root, SPEC);
   log.write("stdout", "in file A");
   await h.sink.waitForRecords(1);
