@@ -30,6 +30,7 @@ export interface MatchResult {
 
 /** A record that was never received, for the report. */
 export interface LostRecord {
+  readonly fileIndex: number;
   readonly relPath: string;
   readonly stream: Stream;
   readonly index: number;
@@ -193,20 +194,34 @@ export class ExpectedModel {
     return this.#stream(fileIndex, stream).times[index];
   }
 
-  /** Records never received: their count and the first `limit` of them. */
-  lost(limit = 10): { count: number; examples: LostRecord[] } {
-    const examples: LostRecord[] = [];
+  /** Every record never received, in file and stream order. */
+  *lostRecords(): Generator<LostRecord> {
     for (const file of this.files) {
       for (const stream of ["stdout", "stderr"] as const) {
         const s = this.#stream(file.index, stream);
-        for (let i = 0; i < s.length && examples.length < limit; i++) {
-          if (s.seen[i] === 0) {
-            const sec = Math.floor(s.times[i] / 1e9);
-            const criTime = formatCriTime(this.baseEpochSec + sec, s.times[i] - sec * 1e9);
-            examples.push({ relPath: file.relPath, stream, index: i, timeNs: s.times[i], criTime });
-          }
+        for (let i = 0; i < s.length; i++) {
+          if (s.seen[i] !== 0) continue;
+          const sec = Math.floor(s.times[i] / 1e9);
+          const criTime = formatCriTime(this.baseEpochSec + sec, s.times[i] - sec * 1e9);
+          yield {
+            fileIndex: file.index,
+            relPath: file.relPath,
+            stream,
+            index: i,
+            timeNs: s.times[i],
+            criTime,
+          };
         }
       }
+    }
+  }
+
+  /** Records never received: their count and the first `limit` of them. */
+  lost(limit = 10): { count: number; examples: LostRecord[] } {
+    const examples: LostRecord[] = [];
+    for (const record of this.lostRecords()) {
+      if (examples.length >= limit) break;
+      examples.push(record);
     }
     return { count: this.#expected - this.#matched, examples };
   }

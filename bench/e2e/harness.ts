@@ -94,11 +94,12 @@ export class BenchRun implements AsyncDisposable {
     options: ModeOptions,
     receiverOptions: { measureLatency?: boolean; port?: number } = {},
   ): Promise<BenchRun> {
+    const ticksPerSec = await clockTicksPerSec();
     const dir = await Deno.makeTempDir({ prefix: "containerstdout-bench-" });
     await Deno.mkdir(join(dir, "pods"));
     await Deno.mkdir(join(dir, "cursor"));
     const receiver = await Receiver.start(model, receiverOptions);
-    return new BenchRun(dir, receiver, await clockTicksPerSec(), options);
+    return new BenchRun(dir, receiver, ticksPerSec, options);
   }
 
   /** Writes the config (first time) and spawns the agent with a sampler on its pid. */

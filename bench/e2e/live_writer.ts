@@ -59,6 +59,8 @@ interface FileState {
   lastTimeNs: number;
   /** Rotated names, oldest first. */
   rotated: string[];
+  /** Record-time windows (ns) between a rename and the runtime's reopen: lines land in the rotated file. */
+  reopenWindows: { fromNs: number; toNs: number }[];
 }
 
 const ROTATION_SUFFIX = (date: Date): string =>
@@ -103,6 +105,7 @@ export class LiveWriter {
         sizeBytes: (await handle.stat()).size,
         lastTimeNs: 0,
         rotated: [],
+        reopenWindows: [],
       });
     }
   }
@@ -145,17 +148,27 @@ export class LiveWriter {
       try {
         state.handle.close();
       } catch {
-        // Already closed.
+        // Already closed by an earlier call.
       }
     }
-    this.#states = [];
+  }
+
+  /** Now, in nanoseconds since the model's base second (the time base of record times). */
+  #nowNs(): number {
+    const sinceBaseMs = performance.timeOrigin + performance.now() - this.#options.model.baseEpochSec * 1000;
+    return Math.round(sinceBaseMs * 1e6);
+  }
+
+  /**
+   * The record-time windows in which `fileIndex`'s lines went to a file already renamed away (written
+   * between a rotation's rename and the runtime's reopen).
+   */
+  reopenWindows(fileIndex: number): readonly { fromNs: number; toNs: number }[] {
+    return this.#states.find((s) => s.file.index === fileIndex)?.reopenWindows ?? [];
   }
 
   async #writeLines(count: number): Promise<void> {
-    const nowNs = (): number =>
-      Math.round(
-        (performance.timeOrigin + performance.now() - this.#options.model.baseEpochSec * 1000) * 1e6,
-      );
+    const nowNs = (): number => this.#nowNs();
     let written = 0;
     const touched = new Set<FileState>();
     while (written < count && this.#states.length > 0) {
@@ -205,6 +218,7 @@ export class LiveWriter {
       name = `${baseName}.${ROTATION_SUFFIX(date)}`;
     }
     await Deno.rename(current, join(dir, name));
+    state.reopenWindows.push({ fromNs: this.#nowNs(), toNs: Infinity });
     state.rotated.push(name);
     state.reopenAtMs = performance.now() + (this.#options.reopenDelayMs ?? 100);
     this.#pendingReopens.add(state);
@@ -236,6 +250,7 @@ export class LiveWriter {
       const handle = await Deno.open(path, { append: true, create: true });
       state.handle.close();
       state.handle = handle;
+      state.reopenWindows[state.reopenWindows.length - 1].toNs = this.#nowNs();
       state.sizeBytes = 0;
       this.#pendingReopens.delete(state);
     }

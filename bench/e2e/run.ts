@@ -172,9 +172,10 @@ const HEADLINE: Record<string, string[]> = {
     "latencyP99Ms",
     "latencyMaxMs",
     "lost",
+    "lostAfterRename",
     "duplicated",
   ],
-  restart: ["lost", "duplicated", "downSec", "rotationsWhileDown", "catchUpAfterWriterSec"],
+  restart: ["lost", "lostAfterRename", "lostWhileAgentDown", "duplicated", "downSec", "rotationsWhileDown"],
   outage: ["lost", "duplicated", "refusedRequests", "backlogDeliveredAfterSec", "maxRssMiBDuringOutage"],
   idle: ["cpuPercentOfCore", "maxRssMiB", "lost"],
 };

@@ -107,9 +107,13 @@ export function createAgentMetrics(registry: MetricsRegistry): AgentMetrics {
     re2InputsCapped: c("re2_inputs_capped_total", "RE2 inputs cut to the input length cap"),
     re2Failures: c("re2_failures_total", "RE2 calls that failed inside the engine; treated as no match"),
     processResidentBytes: g("process_resident_memory_bytes", "Resident set size of the agent"),
-    processHeapBytes: g("process_heap_bytes", "JavaScript heap of the agent (by kind: used, total, external)", [
-      "kind",
-    ]),
+    processHeapBytes: g(
+      "process_heap_bytes",
+      "JavaScript heap of the agent (by kind: used, total, external)",
+      [
+        "kind",
+      ],
+    ),
     buildInfo: g("build_info", "Always 1; the version label names the agent build", ["version"]),
   };
 }

@@ -62,3 +62,34 @@ export async function setUpLive(options: ModeOptions): Promise<LiveScenario> {
     },
   };
 }
+
+/** Now, in the model's time base (ns since its base second). */
+export function modelNowNs(model: ExpectedModel): number {
+  return Math.round((performance.timeOrigin + performance.now() - model.baseEpochSec * 1000) * 1e6);
+}
+
+/** Lost records by the cause the bench can tell from their write time. */
+export interface LostBreakdown {
+  /** Written between a rotation's rename and the runtime's reopen: they sit at the rotated file's end. */
+  lostAfterRename: number;
+  /** Written while the agent was down (restart mode). */
+  lostWhileAgentDown: number;
+  lostOther: number;
+}
+
+/** Splits the lost records by write time: after a rename (before the reopen), while the agent was down. */
+export function classifyLost(
+  model: ExpectedModel,
+  writer: LiveWriter,
+  agentDown?: { fromNs: number; toNs: number },
+): LostBreakdown {
+  const out: LostBreakdown = { lostAfterRename: 0, lostWhileAgentDown: 0, lostOther: 0 };
+  for (const lost of model.lostRecords()) {
+    const t = lost.timeNs;
+    if (writer.reopenWindows(lost.fileIndex).some((w) => t >= w.fromNs && t <= w.toNs)) out.lostAfterRename++;
+    else if (agentDown !== undefined && t >= agentDown.fromNs && t <= agentDown.toNs) {
+      out.lostWhileAgentDown++;
+    } else out.lostOther++;
+  }
+  return out;
+}

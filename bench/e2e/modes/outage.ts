@@ -6,7 +6,7 @@
  */
 
 import { delay, mib, type ModeOptions, type ModeResult, round, target, waitUntil } from "../harness.ts";
-import { setUpLive } from "./_live.ts";
+import { classifyLost, setUpLive } from "./_live.ts";
 
 /** Runs the outage scenario. */
 export async function runOutage(options: ModeOptions): Promise<ModeResult> {
@@ -65,6 +65,7 @@ export async function runOutage(options: ModeOptions): Promise<ModeResult> {
     },
     metrics: {
       lost: counts.lost,
+      ...classifyLost(model, writer),
       duplicated: counts.duplicated,
       unexpected: counts.unexpected,
       outOfOrder: counts.outOfOrder,

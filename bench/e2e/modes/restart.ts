@@ -8,7 +8,7 @@
 
 import { mixSeed, Prng } from "../generator.ts";
 import { delay, mib, type ModeOptions, type ModeResult, round, target, waitUntil } from "../harness.ts";
-import { setUpLive } from "./_live.ts";
+import { classifyLost, modelNowNs, setUpLive } from "./_live.ts";
 
 /** Runs the restart scenario. */
 export async function runRestart(options: ModeOptions): Promise<ModeResult> {
@@ -23,6 +23,7 @@ export async function runRestart(options: ModeOptions): Promise<ModeResult> {
   const writing = writer.run(durationMs);
   await delay(killAtMs);
   const rotationsBefore = writer.stats.rotations;
+  const killedAtNs = modelNowNs(model);
   agent.kill("SIGKILL");
   await agent.exited;
   sampler.stop();
@@ -33,6 +34,7 @@ export async function runRestart(options: ModeOptions): Promise<ModeResult> {
   await delay(Math.max(0, options.downSec * 1000 - (performance.now() - downAtMs)));
   const rotationsWhileDown = writer.stats.rotations - rotationsBefore;
   const second = await run.startAgent();
+  const restartedAtNs = modelNowNs(model);
   const downSec = (performance.now() - downAtMs) / 1000;
   await writing;
   const writtenAtEnd = performance.now();
@@ -65,6 +67,7 @@ export async function runRestart(options: ModeOptions): Promise<ModeResult> {
     },
     metrics: {
       lost: counts.lost,
+      ...classifyLost(model, writer, { fromNs: killedAtNs, toNs: restartedAtNs }),
       duplicated: counts.duplicated,
       unexpected: counts.unexpected,
       outOfOrder: counts.outOfOrder,

@@ -7,7 +7,7 @@
  */
 
 import { delay, mib, type ModeOptions, type ModeResult, round, target, waitUntil } from "../harness.ts";
-import { setUpLive } from "./_live.ts";
+import { classifyLost, setUpLive } from "./_live.ts";
 
 /** Runs the steady scenario. */
 export async function runSteady(options: ModeOptions): Promise<ModeResult> {
@@ -57,6 +57,7 @@ export async function runSteady(options: ModeOptions): Promise<ModeResult> {
       achievedLinesPerSec: Math.round(stats.lines / window.durationSec),
       records: counts.expected,
       lost: counts.lost,
+      ...classifyLost(model, writer),
       duplicated: counts.duplicated,
       unexpected: counts.unexpected,
       outOfOrder: counts.outOfOrder,
