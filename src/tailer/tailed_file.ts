@@ -80,6 +80,8 @@ export class TailedFile {
   isRotated = false;
   rotatedAtMs = 0;
   lastDataMs = 0;
+  /** When a rotated file's size was last polled. */
+  lastPollMs = 0;
   /** The last cursor value written, to skip unchanged commits. */
   committedOffset = -1;
   committedFingerprintLength = -1;

@@ -298,7 +298,10 @@ export class Tailer implements Component, RecordSink {
       }
       return false;
     }
-    tf.isAtEof = false;
+    // A short read of a regular file means we reached its end: skip the extra read that would say so.
+    const isShortRead = n < buf.length - carryLength;
+    tf.isAtEof = isShortRead;
+    if (isShortRead) tf.wantsRead = false;
     tf.lastDataMs = now;
     tf.readPosition += n;
     if (tf.readPosition > tf.lastSizeBytes) tf.lastSizeBytes = tf.readPosition;
@@ -621,7 +624,10 @@ export class Tailer implements Component, RecordSink {
         tf.flushExpired(ctx);
       }
       if (!tf.isRotated) continue;
-      if (tf.isAtEof && !tf.wantsRead && fileSize(tf) > tf.readPosition) {
+      if (
+        tf.isAtEof && !tf.wantsRead && now - tf.lastPollMs >= ROTATED_POLL_MS &&
+        pollSize(tf, now) > tf.readPosition
+      ) {
         // The runtime keeps writing to the old descriptor for a moment after kubelet's rename, and no
         // watch event names our path for it any more: poll the size until the file is closed.
         tf.wantsRead = true;
@@ -865,7 +871,8 @@ export class Tailer implements Component, RecordSink {
 
 const EMPTY_RESOURCE: ResourceRef = { attributes: {} };
 const FOLLOW_UP_SCAN_DELAYS_MS = [250, 1000, 3000];
-const MIN_IDLE_ROUND_GAP_MS = 50;
+const MIN_IDLE_ROUND_GAP_MS = 100;
+const ROTATED_POLL_MS = 250;
 
 /** Margin when comparing file modification times with our clock (see #adoptMissedRotations). */
 const MTIME_SLACK_MS = 1000;
@@ -896,6 +903,11 @@ function isDeleted(tf: TailedFile): boolean {
   } catch {
     return false;
   }
+}
+
+function pollSize(tf: TailedFile, now: number): number {
+  tf.lastPollMs = now;
+  return fileSize(tf);
 }
 
 function fileSize(tf: TailedFile): number {

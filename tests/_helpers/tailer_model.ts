@@ -160,8 +160,11 @@ class ModelRun {
       timeoutMs: WAIT_MS,
       intervalMs: 10,
     });
-    const commits = metrics.cursorCommits.get();
-    await waitFor(() => metrics.cursorCommits.get() > commits, { timeoutMs: WAIT_MS, intervalMs: 10 });
+    // cursors_tracked is set by a commit that succeeded, after the files were tracked.
+    await waitFor(() => metrics.cursorsTracked.get() >= CONTAINER_COUNT, {
+      timeoutMs: WAIT_MS,
+      intervalMs: 10,
+    });
   }
 
   get #epoch(): Epoch {
