@@ -7,20 +7,9 @@
  */
 
 import { AckTracker } from "../src/ack/mod.ts";
+import { seededRandom } from "./_seeded_random.ts";
 
 const RECORDS_PER_BATCH = 2048;
-
-/** mulberry32: a small seeded PRNG, so every run measures the same order of files. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = seededRandom(11);
 const FILE_KEYS = Array.from({ length: 64 }, (_, i) => `66305:${4_000_000 + i}`);

@@ -7,18 +7,7 @@
 import { parseCriLine } from "../src/cri/mod.ts";
 import type { Stream } from "../src/record.ts";
 import { VALID_CRI_CASES } from "../tests/cri/cri_cases.ts";
-
-/** mulberry32: a small seeded PRNG, so every run measures the same lines. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "./_seeded_random.ts";
 
 const random = seededRandom(20240501);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];

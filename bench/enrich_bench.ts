@@ -18,6 +18,7 @@ import type { Attributes, PodLogPath } from "../src/record.ts";
 import { createAgentMetrics } from "../src/telemetry/agent_metrics.ts";
 import { KindTracker } from "../src/telemetry/kinds.ts";
 import { MetricsRegistry } from "../src/telemetry/metrics.ts";
+import { seededRandom } from "./_seeded_random.ts";
 
 const RECORDS = 1000;
 const CHUNK_RECORDS = 25;
@@ -37,18 +38,6 @@ const JOB_SOURCES = [
   "label:batch.kubernetes.io/job-name",
   "env:JOB_ID",
 ];
-
-/** mulberry32: a small seeded PRNG, so every run measures the same lines. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = seededRandom(7);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];

@@ -10,21 +10,10 @@ import { gzipSync } from "node:zlib";
 import { ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
 import { encodeLogsRequest } from "../src/export/mod.ts";
 import type { LogRecord, ResourceRef } from "../src/record.ts";
+import { seededRandom } from "./_seeded_random.ts";
 
 const RECORDS_PER_BATCH = 1000;
 const RESOURCE_COUNT = 20;
-
-/** mulberry32: a small seeded generator so every run encodes the same batch. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = seededRandom(20_240_601);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];

@@ -6,18 +6,7 @@
 
 import { Stitcher } from "../src/stitch/mod.ts";
 import type { Stream } from "../src/record.ts";
-
-/** mulberry32: a small seeded PRNG, so every run measures the same pieces. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "./_seeded_random.ts";
 
 const random = seededRandom(7);
 const encoder = new TextEncoder();

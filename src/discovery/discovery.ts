@@ -8,6 +8,7 @@
  * @module
  */
 
+import { abortableDelay } from "../lifecycle/abortable_delay.ts";
 import { parsePodLogPath } from "./pod_log_path.ts";
 import { type CompiledGlob, compileGlob, compileNamePattern } from "./glob.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
@@ -226,20 +227,4 @@ export class Discovery {
     this.#metrics.readErrors.inc(1, error.name);
     this.#logger.limited("warn", `discovery:${error.name}`, "Cannot list or stat a log path", { error });
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

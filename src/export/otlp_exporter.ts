@@ -23,6 +23,7 @@ import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { Logger } from "../telemetry/log.ts";
 import { gzipSync } from "node:zlib";
 import { decodeLogsResponse, encodeLogsRequest } from "./otlp_encode.ts";
+import { abortableDelay } from "../lifecycle/abortable_delay.ts";
 
 /** What became of one batch. */
 export type ExportOutcome =
@@ -147,7 +148,7 @@ export class OtlpExporter {
     this.#metrics = options.metrics;
     this.#logger = options.logger;
     this.#random = options.random ?? Math.random;
-    this.#sleep = options.sleep ?? abortableSleep;
+    this.#sleep = options.sleep ?? abortableDelay;
     this.#now = options.now ?? Date.now;
   }
 
@@ -395,18 +396,4 @@ function errorDetail(thrown: unknown): string {
   if (!(thrown instanceof Error)) return String(thrown);
   const cause = thrown.cause instanceof Error ? `: ${thrown.cause.message}` : "";
   return `${thrown.message}${cause}`;
-}
-
-/** A timer that resolves after `ms`, or at once when `signal` aborts. */
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  const { promise, resolve } = Promise.withResolvers<void>();
-  const done = (): void => {
-    clearTimeout(timer);
-    signal.removeEventListener("abort", done);
-    resolve();
-  };
-  const timer = setTimeout(done, ms);
-  signal.addEventListener("abort", done, { once: true });
-  return promise;
 }

@@ -15,6 +15,7 @@ import { type Logger, toError } from "../telemetry/log.ts";
 import { type ApiServerClient, ApiServerError, type WatchEvent } from "./apiserver_client.ts";
 import { type PodInfo, type PodTrimOptions, toPodInfo } from "./pod_info.ts";
 import type { PodStore } from "./pod_store.ts";
+import { abortableDelay } from "../lifecycle/abortable_delay.ts";
 
 /** Options for {@linkcode PodInformer}. */
 export interface PodInformerOptions {
@@ -211,7 +212,7 @@ export class PodInformer implements Component {
     if (reason === "idle_timeout") this.#needsEventToClear = true;
     this.#setProblem(`${phase}: ${reason}: ${message}`);
     this.#logger.limited("warn", `pod_informer_${reason}`, phase, { reason, error: message });
-    await sleep(this.#backoffMs(), signal);
+    await abortableDelay(this.#backoffMs(), signal);
   }
 
   #backoffMs(): number {
@@ -230,19 +231,4 @@ export class PodInformer implements Component {
     this.#problem = null;
     this.#kinds.clear("Watch");
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

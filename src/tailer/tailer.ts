@@ -8,7 +8,8 @@
 
 import type { AckTracker } from "../ack/mod.ts";
 import type { CursorStore, CursorValue } from "../cursor/mod.ts";
-import { abortableDelay, type Discovery, type FoundFile, parsePodLogPath } from "../discovery/mod.ts";
+import { type Discovery, type FoundFile, parsePodLogPath } from "../discovery/mod.ts";
+import { abortableDelay } from "../lifecycle/mod.ts";
 import type { Enricher } from "../enrich/mod.ts";
 import type { Batcher } from "../export/batcher.ts";
 import type { Component, ComponentHealth } from "../lifecycle/component.ts";
@@ -279,16 +280,17 @@ export class Tailer implements Component, RecordSink {
     const carryLength = tf.carry?.length ?? 0;
     if (tf.carry !== null) buf.set(tf.carry, 0);
     let n: number | null;
+    // Consume the flag before the await: a watch event that arrives while the read is in flight sets it
+    // again and is not lost.
+    tf.wantsRead = false;
     try {
       n = await tf.file!.read(buf.subarray(carryLength));
     } catch (err) {
       this.#countReadError(tf, err);
-      tf.wantsRead = false;
       return false;
     }
     const now = this.#now();
     if (n === null || n === 0) {
-      tf.wantsRead = false;
       tf.isAtEof = true;
       if (tf.needsStat) {
         // A write event that brought no bytes: the file may have been truncated in place.
@@ -301,7 +303,7 @@ export class Tailer implements Component, RecordSink {
     // A short read of a regular file means we reached its end: skip the extra read that would say so.
     const isShortRead = n < buf.length - carryLength;
     tf.isAtEof = isShortRead;
-    if (isShortRead) tf.wantsRead = false;
+    if (!isShortRead) tf.wantsRead = true;
     tf.lastDataMs = now;
     tf.readPosition += n;
     if (tf.readPosition > tf.lastSizeBytes) tf.lastSizeBytes = tf.readPosition;

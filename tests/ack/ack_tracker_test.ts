@@ -1,18 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { AckTracker } from "../../src/ack/mod.ts";
-
-/** Asserts `property` with a random seed (or FC_SEED) that is printed when it fails. */
-function assertProperty<T>(property: fc.IProperty<T>, numRuns: number): void {
-  const pinned = Deno.env.get("FC_SEED");
-  const seed = pinned === undefined ? (Math.random() * 2 ** 31) | 0 : Number(pinned);
-  try {
-    fc.assert(property, { seed, numRuns });
-  } catch (thrown) {
-    console.error(`Property failed with seed ${seed} (replay: FC_SEED=${seed})`);
-    throw thrown;
-  }
-}
+import { assertProperty } from "../_helpers/property.ts";
 
 type Op =
   | { kind: "add"; batchId: number; file: string; startOffset: number }

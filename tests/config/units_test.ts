@@ -8,7 +8,7 @@ import {
   parseSize,
   type SizeFailure,
 } from "../../src/config/units.ts";
-import { assertProperty } from "./_property.ts";
+import { assertProperty } from "../_helpers/property.ts";
 
 const DURATION_CASES: { name: string; input: string | number; want: number | DurationFailure }[] = [
   { name: "milliseconds", input: "250ms", want: 250 },

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { type Config, CONFIG_SCHEMA } from "../../src/config/schema.ts";
 import { ConfigError, type ConfigProblem, validateConfig } from "../../src/config/validate.ts";
-import { assertProperty } from "./_property.ts";
+import { assertProperty } from "../_helpers/property.ts";
 
 const noEnv = (): undefined => undefined;
 

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { decodeLogsResponse, encodeLogsRequest } from "../../src/export/mod.ts";
 import type { Attributes, AttrValue, HrTime, LogRecord, ResourceRef } from "../../src/record.ts";
 import { type DecodedResourceLogs, decodeLogsRequest, encodeLogsResponse } from "../_fakes/otlp_decode.ts";
+import { assertProperty } from "../_helpers/property.ts";
 
 const SCOPE = { name: "containerstdout", version: "0.1.0" };
 
@@ -30,17 +31,6 @@ function onlyRecord(
   assert.equal(decoded[0].scopes.length, 1);
   assert.equal(decoded[0].scopes[0].records.length, 1);
   return decoded[0].scopes[0].records[0];
-}
-
-/** Runs a property with a printed, replayable seed (`FC_SEED=<n>`). */
-function assertProperty(property: fc.IProperty<never> | fc.IProperty<unknown>, numRuns: number): void {
-  const seed = Number(Deno.env.get("FC_SEED") ?? Math.floor(Math.random() * 2 ** 31));
-  try {
-    fc.assert(property as fc.IProperty<unknown>, { seed, numRuns });
-  } catch (error) {
-    console.error(`fast-check seed ${seed}; replay with FC_SEED=${seed}`);
-    throw error;
-  }
 }
 
 const ATTRIBUTE_CASES: { name: string; input: unknown; want: unknown }[] = [

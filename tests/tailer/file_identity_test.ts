@@ -2,20 +2,9 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { fingerprintOf, guardHashAt, hashBytes, identityKey } from "../../src/tailer/mod.ts";
 import { GUARD_BYTES, readAt } from "../../src/tailer/file_identity.ts";
+import { assertProperty } from "../_helpers/property.ts";
 
 const encoder = new TextEncoder();
-
-/** Asserts `property` with a random seed (or FC_SEED) that is printed when it fails. */
-function assertProperty<T>(property: fc.IProperty<T>, numRuns: number): void {
-  const pinned = Deno.env.get("FC_SEED");
-  const seed = pinned === undefined ? (Math.random() * 2 ** 31) | 0 : Number(pinned);
-  try {
-    fc.assert(property, { seed, numRuns });
-  } catch (thrown) {
-    console.error(`Property failed with seed ${seed} (replay: FC_SEED=${seed})`);
-    throw thrown;
-  }
-}
 
 /** A temp file holding `content`, open for reading, closed and removed on dispose. */
 interface OpenTempFile extends AsyncDisposable {

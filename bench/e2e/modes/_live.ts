@@ -56,7 +56,7 @@ export async function setUpLive(options: ModeOptions): Promise<LiveScenario> {
     writer,
     agent,
     sampler,
-    async [Symbol.asyncDispose]() {
+    async [Symbol.asyncDispose](): Promise<void> {
       writer.close();
       await run.close();
     },
