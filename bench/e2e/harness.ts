@@ -111,6 +111,9 @@ export class BenchRun implements AsyncDisposable {
     const denoArgs = this.#options.cpuProfDir === ""
       ? []
       : ["--cpu-prof", `--cpu-prof-dir=${this.#options.cpuProfDir}`];
+    // Extra V8 flags for the agent (e.g. heap sizing experiments), as `deno run --v8-flags=...`.
+    const v8Flags = Deno.env.get("BENCH_AGENT_V8_FLAGS") ?? "";
+    if (v8Flags !== "") denoArgs.push(`--v8-flags=${v8Flags}`);
     const agent = AgentProcess.spawn({
       configPath: this.configPath,
       readPaths: [this.root, this.cursorDir, this.configPath],
