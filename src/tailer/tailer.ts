@@ -472,7 +472,6 @@ export class Tailer implements Component, RecordSink {
       if (open >= this.#o.maxOpenFiles) break;
       if (this.#open(tf)) open++;
     }
-    this.#o.metrics.filesOpen.set(open);
   }
 
   /** Opens a waiting file at its offset; a vanished file is a counted loss. */
@@ -487,6 +486,7 @@ export class Tailer implements Component, RecordSink {
         return false;
       }
       tf.file = file;
+      this.#o.metrics.filesOpen.labels().value++;
       tf.state = "active";
       tf.fingerprint = fingerprintOf(file, this.#o.fingerprintBytes, tf.readPosition);
       file.seekSync(tf.readPosition, Deno.SeekMode.Start);
@@ -700,6 +700,7 @@ export class Tailer implements Component, RecordSink {
       // Already closed.
     }
     tf.file = null;
+    this.#o.metrics.filesOpen.labels().value--;
   }
 
   /** A closed file whose records are all done and whose final cursor is committed: remember it as drained. */

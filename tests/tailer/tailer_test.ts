@@ -119,6 +119,10 @@ Deno.test("tailer follows rename rotation while the writer still writes the old 
   assert.equal(all.length, 250);
   assert.deepEqual(new Set(all), new Set(Array.from({ length: 250 }, (_, i) => `r${i}`)));
   expectSequence(all.filter((b) => Number(b.slice(1)) < 150), "r", 150);
+  // The rotated file is closed once drained and quiet for rotate_wait; only 0.log stays open.
+  await waitFor(() => h.agent.metrics.filesOpen.get() === 1, {
+    message: () => `files_open=${h.agent.metrics.filesOpen.get()}`,
+  });
 });
 
 Deno.test("tailer reads both files when kubelet rotates twice between two scans", async () => {
