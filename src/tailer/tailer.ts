@@ -18,7 +18,8 @@ import { Stitcher } from "../stitch/mod.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { KindTracker } from "../telemetry/kinds.ts";
 import { type Logger, toError } from "../telemetry/log.ts";
-import { type Fingerprint, fingerprintOf, guardHashAt, hashBytes, readAt } from "./file_identity.ts";
+import { type Fingerprint, fingerprintOf, guardHashAt } from "./file_identity.ts";
+import { CursorSync, cursorValueOf, findByIdentity, hasHead } from "./cursor_sync.ts";
 import { type ChunkContext, type ChunkCounts, msToHr, type RecordSink, TailedFile } from "./tailed_file.ts";
 
 /** Options for {@linkcode Tailer}. */
@@ -59,11 +60,11 @@ export class Tailer implements Component, RecordSink {
   #o: TailerOptions;
   #now: () => number;
   #buf: Uint8Array;
+  #cursors: CursorSync;
   #byKey = new Map<string, TailedFile>();
   #byPath = new Map<string, TailedFile>();
   /** Identities read to their end and closed, with the directory they live in. */
   #drained = new Map<string, { dir: string; cursor: CursorValue }>();
-  #deletedCursors = new Set<string>();
   #dirLastSeenMs = new Map<string, number>();
   /** When the previous scan ran (null before the first one). */
   #lastScanMs: number | null = null;
@@ -100,6 +101,14 @@ export class Tailer implements Component, RecordSink {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#buf = new Uint8Array(options.readBufferBytes);
+    this.#cursors = new CursorSync({
+      cursorStore: options.cursorStore,
+      ack: options.ack,
+      fingerprintBytes: options.fingerprintBytes,
+      metrics: options.metrics,
+      kinds: options.kinds,
+      logger: options.logger,
+    });
   }
 
   /** RecordSink: hands a record to the batcher. */
@@ -584,7 +593,7 @@ export class Tailer implements Component, RecordSink {
     } else if (drained !== undefined) {
       head = { length: drained.cursor.fingerprintLength, hash: drained.cursor.fingerprintHash };
     } else return;
-    if (hasHead(path, head)) return;
+    if (hasHead(path, head, true)) return; // unreadable: vanished since the scan, nothing new to track
     if (tf !== undefined) this.#retire(tf);
     this.#drained.delete(key);
   }
@@ -707,87 +716,26 @@ export class Tailer implements Component, RecordSink {
   #retire(tf: TailedFile): void {
     this.#byKey.delete(tf.key);
     if (this.#byPath.get(tf.currentPath) === tf) this.#byPath.delete(tf.currentPath);
-    this.#drained.set(tf.key, { dir: dirOf(tf.originalPath), cursor: this.#cursorValue(tf, true) });
+    this.#drained.set(tf.key, { dir: dirOf(tf.originalPath), cursor: cursorValueOf(tf, true, this.#now()) });
     if (tf.podPath !== null) this.#o.enricher.fileClosed(tf.podPath);
   }
 
   #forget(tf: TailedFile): void {
     this.#byKey.delete(tf.key);
     if (this.#byPath.get(tf.currentPath) === tf) this.#byPath.delete(tf.currentPath);
-    this.#deletedCursors.add(tf.key);
+    this.#cursors.forget(tf.key);
     if (tf.podPath !== null) this.#o.enricher.fileClosed(tf.podPath);
   }
 
   // ---- cursors ---------------------------------------------------------------------------------
 
-  #frontier(tf: TailedFile): number {
-    return Math.min(tf.localFrontier(), this.#o.ack.lowestOutstanding(tf));
-  }
-
-  #cursorValue(tf: TailedFile, isDrained: boolean): CursorValue {
-    return {
-      path: tf.currentPath,
-      dev: tf.dev,
-      ino: tf.ino,
-      offset: tf.committedOffset,
-      fingerprintLength: tf.fingerprint.length,
-      fingerprintHash: tf.fingerprint.hash,
-      guardHash: tf.committedGuardHash,
-      sizeBytes: tf.lastSizeBytes,
-      isDrained,
-      updatedAtMs: this.#now(),
-    };
-  }
-
   async #commitCursors(now: number): Promise<void> {
-    const changes = new Map<string, CursorValue | null>();
-    const updated: Array<[TailedFile, number, string, Fingerprint]> = [];
-    for (const tf of this.#byKey.values()) {
-      if (tf.state === "waiting") continue;
-      const offset = this.#frontier(tf);
-      if (
-        tf.file !== null && tf.fingerprint.length < this.#o.fingerprintBytes &&
-        tf.readPosition > tf.fingerprint.length
-      ) {
-        tf.fingerprint = fingerprintOf(tf.file, this.#o.fingerprintBytes, tf.readPosition);
-      }
-      if (offset === tf.committedOffset && tf.fingerprint.length === tf.committedFingerprintLength) continue;
-      const guard = tf.file !== null ? guardHashAt(tf.file, offset, tf.readPosition) : tf.committedGuardHash;
-      updated.push([tf, offset, guard, tf.fingerprint]);
-      const value = this.#cursorValue(tf, false);
-      value.offset = offset;
-      value.guardHash = guard;
-      value.isDrained = tf.state === "closed" && offset >= tf.consumedOffset;
-      value.updatedAtMs = now;
-      changes.set(tf.key, value);
-    }
-    // A deleted identity may already name a new file (inode reuse): its cursor wins.
-    for (const key of this.#deletedCursors) if (!changes.has(key)) changes.set(key, null);
-    if (changes.size === 0) return;
-    const deleted = [...this.#deletedCursors];
-    try {
-      await this.#o.cursorStore.commit(changes);
-    } catch (err) {
-      const error = toError(err);
-      this.#isDirty = true;
-      this.#o.metrics.cursorCommitFailures.inc();
-      this.#o.kinds.raise("CursorWriteFailed", error.message);
-      this.#o.logger.limited("error", "cursor:commit", "Cursor commit failed; retrying next interval", {
-        error,
-      });
-      return;
-    }
-    for (const [tf, offset, guard, fingerprint] of updated) {
-      tf.committedOffset = offset;
-      // A truncation during the commit replaced the fingerprint: the stored one is stale, commit again.
-      tf.committedFingerprintLength = tf.fingerprint === fingerprint ? fingerprint.length : -1;
-      tf.committedGuardHash = guard;
-    }
-    for (const key of deleted) this.#deletedCursors.delete(key);
-    this.#isDirty = true;
-    this.#o.metrics.cursorCommits.inc();
-    this.#o.metrics.cursorsTracked.set(this.#byKey.size + this.#drained.size);
-    this.#o.kinds.clear("CursorWriteFailed");
+    const outcome = await this.#cursors.commit(
+      this.#byKey.values(),
+      this.#byKey.size + this.#drained.size,
+      now,
+    );
+    if (outcome !== "unchanged") this.#isDirty = true;
   }
 
   /**
@@ -800,9 +748,12 @@ export class Tailer implements Component, RecordSink {
       const dir = dirOf(cursor.path);
       this.#dirLastSeenMs.set(dir, Math.max(this.#dirLastSeenMs.get(dir) ?? 0, cursor.updatedAtMs));
       this.#lastRunMs = Math.max(this.#lastRunMs ?? 0, cursor.updatedAtMs);
-      const found = this.#findByIdentity(cursor);
+      const found = findByIdentity(cursor, [
+        cursor.path,
+        ...this.#o.discovery.rotatedSiblings(dir).map((f) => f.path),
+      ]);
       if (cursor.isDrained) {
-        if (found === null) this.#deletedCursors.add(key);
+        if (found === null) this.#cursors.forget(key);
         else this.#drained.set(key, { dir, cursor });
         continue;
       }
@@ -815,41 +766,11 @@ export class Tailer implements Component, RecordSink {
           this.#o.kinds.raise("RotationStalled", `${unread} bytes of ${cursor.path} lost: gone_while_down`);
           this.#o.logger.warn("Log file vanished while the agent was down", { path: cursor.path, unread });
         }
-        this.#deletedCursors.add(key);
+        this.#cursors.forget(key);
         continue;
       }
       this.#resumeOne(cursor, found, now);
     }
-  }
-
-  #findByIdentity(cursor: CursorValue): FoundFile | null {
-    const candidates = [
-      cursor.path,
-      ...this.#o.discovery.rotatedSiblings(dirOf(cursor.path)).map((f) => f.path),
-    ];
-    for (const path of candidates) {
-      try {
-        const info = Deno.statSync(path);
-        if (info.dev !== cursor.dev || info.ino !== cursor.ino) continue;
-        const head = Deno.openSync(path, { read: true });
-        try {
-          const bytes = readAt(head, 0, cursor.fingerprintLength, 0);
-          if (hashBytes(bytes) !== cursor.fingerprintHash) return null; // inode reused by another file
-        } finally {
-          head.close();
-        }
-        return {
-          path,
-          dev: cursor.dev,
-          ino: cursor.ino,
-          sizeBytes: info.size,
-          mtimeMs: info.mtime?.getTime() ?? 0,
-        };
-      } catch {
-        continue; // vanished between listing and stat
-      }
-    }
-    return null;
   }
 
   #resumeOne(cursor: CursorValue, found: FoundFile, now: number): void {
@@ -883,21 +804,6 @@ const MTIME_SLACK_MS = 1000;
 function dirOf(path: string): string {
   const i = path.lastIndexOf("/");
   return i <= 0 ? "/" : path.slice(0, i);
-}
-
-/** Whether the file at `path` starts with the bytes `head` was taken from (true when it cannot tell). */
-function hasHead(path: string, head: Fingerprint): boolean {
-  if (head.length === 0) return true;
-  try {
-    const file = Deno.openSync(path, { read: true });
-    try {
-      return hashBytes(readAt(file, 0, head.length, 0)) === head.hash;
-    } finally {
-      file.close();
-    }
-  } catch {
-    return true; // vanished since the scan: there is nothing new to track either
-  }
 }
 
 function isDeleted(tf: TailedFile): boolean {
