@@ -166,6 +166,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     scope,
     startAt: config.startAt,
     maxLogSizeBytes: config.maxLogSizeBytes,
+    includeFilePath: config.includeFilePath,
     partialFlushTimeoutMs: config.partialFlushTimeoutMs,
     memoryLimitBytes: config.memoryLimitBytes,
     rescanIntervalMs: config.tail.rescanIntervalMs,

@@ -69,6 +69,7 @@ export interface Config {
   startAt: "beginning" | "end";
   maxLogSizeBytes: number;
   partialFlushTimeoutMs: number;
+  includeFilePath: boolean;
   memoryLimitBytes: number;
   shutdownTimeoutMs: number;
   nodeName: string;
@@ -184,6 +185,14 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = [
     min: "10ms",
     max: "1h",
     doc: "How long an unfinished partial line waits at end of file before it is shipped as is",
+  },
+  {
+    key: "include_file_path",
+    field: "includeFilePath",
+    type: "bool",
+    default: true,
+    doc:
+      "Add log.file.path to every record (about a fifth of the per-record CPU; the resource already names the container)",
   },
   {
     key: "memory_limit",

@@ -35,6 +35,8 @@ export interface ChunkContext {
   /** Adds per-record attribution (rank, job) to a record's attributes. */
   attribute: (path: PodLogPath, body: string, attributes: Attributes) => void;
   maxLogSizeBytes: number;
+  /** Whether records carry `log.file.path`. */
+  includeFilePath: boolean;
   nowMs: number;
   /** `nowMs` as an HrTime, shared by every record of the chunk (the serializer only reads it). */
   observedHr: [number, number];
@@ -236,9 +238,8 @@ export class TailedFile {
     startOffset: number,
     extra: Attributes | undefined,
   ): void {
-    const attributes: Attributes = stream === undefined
-      ? { "log.file.path": this.originalPath }
-      : { "log.iostream": stream, "log.file.path": this.originalPath };
+    const attributes: Attributes = stream === undefined ? {} : { "log.iostream": stream };
+    if (ctx.includeFilePath) attributes["log.file.path"] = this.originalPath;
     if (extra !== undefined) Object.assign(attributes, extra);
     if (this.podPath !== null) ctx.attribute(this.podPath, body, attributes);
     const record: LogRecord = {

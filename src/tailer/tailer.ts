@@ -35,6 +35,8 @@ export interface TailerOptions {
   scope: InstrumentationScope;
   startAt: "beginning" | "end";
   maxLogSizeBytes: number;
+  /** Whether records carry `log.file.path`. */
+  includeFilePath: boolean;
   partialFlushTimeoutMs: number;
   memoryLimitBytes: number;
   /** Rescan period while the watcher is down or overflowed. */
@@ -344,6 +346,7 @@ export class Tailer implements Component, RecordSink {
       scope: this.#o.scope,
       attribute: (path, body, attributes) => this.#o.enricher.attribute(path, body, attributes),
       maxLogSizeBytes: this.#o.maxLogSizeBytes,
+      includeFilePath: this.#o.includeFilePath,
       nowMs,
       observedHr: msToHr(nowMs),
       counts: this.#counts,

@@ -17,6 +17,7 @@ const DEFAULT_CONFIG: Config = {
   startAt: "beginning",
   maxLogSizeBytes: 1_048_576,
   partialFlushTimeoutMs: 1_000,
+  includeFilePath: true,
   memoryLimitBytes: 67_108_864,
   shutdownTimeoutMs: 10_000,
   nodeName: "",

@@ -300,3 +300,13 @@ Deno.test("tailer raises RotationStalled and counts the bytes of a file that van
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("tailer leaves log.file.path out when include_file_path is false", async () => {
+  await using h = await startHarness({ config: { include_file_path: false } });
+  const log = new ContainerLog(h.root, SPEC);
+  log.write("stderr", "no path");
+  log.close();
+  await h.sink.waitForRecords(1);
+  assert.deepEqual(h.sink.records[0].record.attributes, { "log.iostream": "stderr" });
+  assert.equal(h.sink.records[0].resource["k8s.container.name"], "worker");
+});
