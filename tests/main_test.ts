@@ -163,3 +163,22 @@ Deno.test({
     }
   },
 });
+
+Deno.test("main --check-config rejects a rank pattern RE2 cannot compile (lookahead) and an unknown rank source", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/c.yaml`,
+      'attribution:\n  process_rank_regex: "^(?=\\\\[)\\\\[rank(?P<rank>\\\\d+)\\\\]"\n  rank_source: ["body", "env:RANK"]\n',
+    );
+    const r = await runMain(["--check-config", `${dir}/c.yaml`]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stdout, /^attribution\.process_rank_regex: Invalid RE2 pattern/m);
+    await Deno.writeTextFile(`${dir}/d.yaml`, 'attribution:\n  rank_source: ["body", "hostname"]\n');
+    const d = await runMain(["--check-config", `${dir}/d.yaml`]);
+    assert.equal(d.code, 2);
+    assert.match(d.stdout, /^attribution\.rank_source/m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -8,7 +8,7 @@
 
 import type { Config } from "../config/mod.ts";
 import { compileNamePattern } from "../discovery/mod.ts";
-import { Re2Fields } from "../extract/mod.ts";
+import { Re2CompileError, Re2Fields } from "../extract/mod.ts";
 import {
   ApiServerClient,
   createHttpClient,
@@ -44,6 +44,41 @@ export interface BuildEnrichmentOptions {
 /** An enrichment setting that config validation let through but cannot be used. */
 export class EnrichmentConfigError extends Error {
   override name = "EnrichmentConfigError";
+  /** The config key path at fault. */
+  readonly path: string;
+
+  constructor(path: string, message: string) {
+    super(message);
+    this.path = path;
+  }
+}
+
+/** A problem `--check-config` reports beyond schema validation. */
+export interface EnrichmentProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
+ * Checks what only this stage can check, without connecting anywhere: that the body rank pattern
+ * compiles with RE2 and has its group, and that attribution sources and label/annotation key filters
+ * are usable. `--check-config` reports these with the schema problems.
+ */
+export function checkEnrichmentConfig(config: Config, metrics: AgentMetrics): EnrichmentProblem[] {
+  const problems: EnrichmentProblem[] = [];
+  const attempt = (fallbackPath: string, run: () => unknown): void => {
+    try {
+      run();
+    } catch (err) {
+      if (err instanceof EnrichmentConfigError) problems.push({ path: err.path, message: err.message });
+      else if (err instanceof Re2CompileError) problems.push({ path: fallbackPath, message: err.message });
+      else throw err;
+    }
+  };
+  attempt("attribution.process_rank_regex", () => attribution(config, metrics));
+  attempt("k8s.pod_labels", () => keyFilter(config.k8s.podLabels, "k8s.pod_labels"));
+  attempt("k8s.pod_annotations", () => keyFilter(config.k8s.podAnnotations, "k8s.pod_annotations"));
+  return problems;
 }
 
 /**
@@ -75,6 +110,7 @@ export async function buildEnrichment(options: BuildEnrichmentOptions): Promise<
   }
   if (nodeName === "") {
     throw new EnrichmentConfigError(
+      "node_name",
       "Cannot watch this node's pods: node_name is empty (set it or K8S_NODE_NAME)",
     );
   }
@@ -132,6 +168,7 @@ function sources(entries: readonly string[], allowBody: boolean, option: string)
   const result = parseAttributionSources(entries, { allowBody });
   if (result.ok) return result.value;
   throw new EnrichmentConfigError(
+    option,
     `Invalid ${option} entry ${JSON.stringify(result.entry)}: ${result.reason}`,
   );
 }
@@ -140,6 +177,7 @@ function keyFilter(entries: readonly string[], option: string): KeyFilter {
   const result = KeyFilter.compile(entries);
   if (result.ok) return result.value;
   throw new EnrichmentConfigError(
+    option,
     `Invalid ${option} entry ${JSON.stringify(result.entry)}: ${result.reason}: ${result.detail}`,
   );
 }

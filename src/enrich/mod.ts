@@ -1,8 +1,10 @@
 export {
   buildEnrichment,
   type BuildEnrichmentOptions,
+  checkEnrichmentConfig,
   type Enrichment,
   EnrichmentConfigError,
+  type EnrichmentProblem,
 } from "./build.ts";
 export { Enricher, type EnricherOptions } from "./enricher.ts";
 export { pathResourceAttributes, type PathResourceOptions } from "./path_metadata.ts";
