@@ -7,20 +7,25 @@
  */
 
 import type { AckTracker } from "../ack/mod.ts";
-import type { CursorStore, CursorValue } from "../cursor/mod.ts";
-import { type Discovery, type FoundFile, parsePodLogPath } from "../discovery/mod.ts";
-import { abortableDelay } from "../lifecycle/mod.ts";
+import type { CursorStore } from "../cursor/mod.ts";
+import type { Discovery } from "../discovery/mod.ts";
 import type { Enricher } from "../enrich/mod.ts";
 import type { Batcher } from "../export/batcher.ts";
-import type { Component, ComponentHealth } from "../lifecycle/component.ts";
+import { abortableDelay, type Component, type ComponentHealth } from "../lifecycle/mod.ts";
 import type { InstrumentationScope, ResourceRef } from "../record.ts";
-import { Stitcher } from "../stitch/mod.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { KindTracker } from "../telemetry/kinds.ts";
 import { type Logger, toError } from "../telemetry/log.ts";
-import { type Fingerprint, fingerprintOf, guardHashAt } from "./file_identity.ts";
-import { CursorSync, cursorValueOf, findByIdentity, hasHead } from "./cursor_sync.ts";
-import { type ChunkContext, type ChunkCounts, msToHr, type RecordSink, TailedFile } from "./tailed_file.ts";
+import { CursorSync } from "./cursor_sync.ts";
+import { fingerprintOf } from "./file_identity.ts";
+import { FileTable } from "./file_table.ts";
+import {
+  type ChunkContext,
+  type ChunkCounts,
+  msToHr,
+  type RecordSink,
+  type TailedFile,
+} from "./tailed_file.ts";
 
 /** Options for {@linkcode Tailer}. */
 export interface TailerOptions {
@@ -63,15 +68,7 @@ export class Tailer implements Component, RecordSink {
   #now: () => number;
   #buf: Uint8Array;
   #cursors: CursorSync;
-  #byKey = new Map<string, TailedFile>();
-  #byPath = new Map<string, TailedFile>();
-  /** Identities read to their end and closed, with the directory they live in. */
-  #drained = new Map<string, { dir: string; cursor: CursorValue }>();
-  #dirLastSeenMs = new Map<string, number>();
-  /** When the previous scan ran (null before the first one). */
-  #lastScanMs: number | null = null;
-  /** The newest cursor update found at start: when the previous run last committed (null on a first start). */
-  #lastRunMs: number | null = null;
+  #files: FileTable;
   #pathResources = new Map<string, ResourceRef>();
   #abort = new AbortController();
   #loop: Promise<void> | null = null;
@@ -87,7 +84,6 @@ export class Tailer implements Component, RecordSink {
   #isDirty = true;
   #commit: Promise<void> | null = null;
   #pausedSinceMs: number | null = null;
-  #isFirstStart = false;
   #isStopped = false;
   #lastLossMs = new Map<"RotationStalled" | "BackpressureDrop", number>();
   #lastError = "";
@@ -110,6 +106,29 @@ export class Tailer implements Component, RecordSink {
       metrics: options.metrics,
       kinds: options.kinds,
       logger: options.logger,
+    });
+    this.#files = new FileTable({
+      discovery: options.discovery,
+      enricher: options.enricher,
+      cursors: this.#cursors,
+      metrics: options.metrics,
+      kinds: options.kinds,
+      startAt: options.startAt,
+      maxLogSizeBytes: options.maxLogSizeBytes,
+      partialFlushTimeoutMs: options.partialFlushTimeoutMs,
+      maxOpenFiles: options.maxOpenFiles,
+      maxTrackedFiles: options.maxTrackedFiles,
+      fingerprintBytes: options.fingerprintBytes,
+      hooks: {
+        now: () => this.#now(),
+        restartTruncated: (tf, reason) => this.#restartTruncated(tf, reason),
+        countLoss: (tf, bytes, reason, kind) => this.#countLoss(tf, bytes, reason, kind),
+        lostWhileDown: (path, bytes) => this.#lostWhileDown(path, bytes),
+        countReadError: (tf, err) => this.#countReadError(tf, err),
+        requestScan: () => {
+          this.#isScanRequested = true;
+        },
+      },
     });
   }
 
@@ -134,8 +153,8 @@ export class Tailer implements Component, RecordSink {
   async start(signal: AbortSignal): Promise<void> {
     signal.addEventListener("abort", () => this.#abort.abort(), { once: true });
     const cursors = await this.#o.cursorStore.loadAll();
-    this.#isFirstStart = cursors.size === 0;
-    this.#resumeFromCursors(cursors);
+    this.#files.isFirstStart = cursors.size === 0;
+    this.#files.resume(cursors);
     this.#scan(true);
     this.#loop = this.#run();
     this.#watch = this.#o.discovery.watch(this.#abort.signal, (paths) => this.#onWatchEvent(paths));
@@ -149,7 +168,7 @@ export class Tailer implements Component, RecordSink {
     await this.#loop;
     await this.#watch;
     const ctx = this.#context(this.#now());
-    for (const tf of this.#byKey.values()) {
+    for (const tf of this.#files.byKey.values()) {
       if (tf.state === "active") {
         this.#setResource(ctx, tf);
         tf.flushPending("shutdown", ctx);
@@ -165,12 +184,12 @@ export class Tailer implements Component, RecordSink {
     await this.#o.batcher.abort();
     await this.#commit;
     await this.#commitCursors(this.#now());
-    for (const tf of this.#byKey.values()) this.#closeFd(tf);
+    for (const tf of this.#files.byKey.values()) this.#closeFd(tf);
   }
 
   health(): ComponentHealth {
     const isPaused = this.#pausedSinceMs !== null;
-    const detail = `${this.#byKey.size} files tracked${isPaused ? ", paused for backpressure" : ""}` +
+    const detail = `${this.#files.byKey.size} files tracked${isPaused ? ", paused for backpressure" : ""}` +
       (this.#lastError === "" ? "" : `, last error: ${this.#lastError}`);
     return { isHealthy: this.#loop !== null && !this.#isStopped, detail };
   }
@@ -216,7 +235,7 @@ export class Tailer implements Component, RecordSink {
     if (this.#isDirty || this.#commit !== null || this.#o.ack.outstandingBatches() > 0) {
       wait = Math.min(wait, Math.max(this.#nextCommitMs - now, 50));
     }
-    for (const tf of this.#byKey.values()) {
+    for (const tf of this.#files.byKey.values()) {
       if (tf.state !== "active") continue;
       if (tf.stitcher.pendingStartOffset() !== Infinity) {
         wait = Math.min(wait, this.#o.partialFlushTimeoutMs / 2);
@@ -242,7 +261,7 @@ export class Tailer implements Component, RecordSink {
   #onWatchEvent(paths: string[]): void {
     let isUnknown = paths.length === 0;
     for (const path of paths) {
-      const tf = this.#byPath.get(path);
+      const tf = this.#files.byPath.get(path);
       if (tf === undefined) isUnknown = true;
       else {
         tf.wantsRead = true;
@@ -265,7 +284,7 @@ export class Tailer implements Component, RecordSink {
 
   async #readRound(): Promise<boolean> {
     let didRead = false;
-    for (const tf of this.#byKey.values()) {
+    for (const tf of this.#files.byKey.values()) {
       if (tf.state !== "active" || !tf.wantsRead) continue;
       if (this.#isOverMemoryLimit()) {
         if (this.#pausedSinceMs === null) this.#pausedSinceMs = this.#now();
@@ -401,204 +420,7 @@ export class Tailer implements Component, RecordSink {
     this.#nextScanMs = Math.min(now + interval, this.#followUpScanMs.shift() ?? Infinity);
     this.#o.metrics.rescans.inc(1, isInitial ? "initial" : "periodic");
     this.#isDirty = true;
-    const found = this.#o.discovery.scan();
-    const seen = new Set<string>();
-    const rotatedDirs = new Set<string>();
-    for (const f of found) {
-      seen.add(f.path);
-      const tf = this.#byPath.get(f.path);
-      if (tf !== undefined && tf.dev === f.dev && tf.ino === f.ino) {
-        this.#observeSize(tf, f.sizeBytes);
-        continue;
-      }
-      if (tf !== undefined) {
-        this.#markRotated(tf, now);
-        rotatedDirs.add(dirOf(f.path));
-      }
-      this.#dropReusedIdentity(`${f.dev}:${f.ino}`, f.path);
-      const known = this.#byKey.get(`${f.dev}:${f.ino}`);
-      if (known !== undefined) {
-        // A tracked identity now lives under an included name: follow it.
-        this.#byPath.set(f.path, known);
-        known.currentPath = f.path;
-        this.#observeSize(known, f.sizeBytes);
-        continue;
-      }
-      if (this.#drained.has(`${f.dev}:${f.ino}`)) continue;
-      const offset = isInitial && this.#isFirstStart && this.#o.startAt === "end" ? f.sizeBytes : 0;
-      this.#track(f, offset, now);
-    }
-    for (const [path, tf] of this.#byPath) {
-      if (seen.has(path)) continue;
-      this.#markRotated(tf, now);
-      rotatedDirs.add(dirOf(path));
-    }
-    for (const [dir, sinceMs] of this.#unseenRotationBounds(rotatedDirs, found, isInitial)) {
-      this.#adoptMissedRotations(dir, sinceMs, now);
-    }
-    for (const f of found) this.#dirLastSeenMs.set(dirOf(f.path), now);
-    this.#lastScanMs = now;
-    this.#openWaiting();
-    this.#o.metrics.filesTracked.set(this.#byKey.size);
-    if (this.#byKey.size > this.#o.maxTrackedFiles) {
-      this.#o.kinds.raise(
-        "FingerprintCardinality",
-        `${this.#byKey.size} file identities tracked, ceiling ${this.#o.maxTrackedFiles}`,
-      );
-    } else this.#o.kinds.clear("FingerprintCardinality");
-  }
-
-  #observeSize(tf: TailedFile, sizeBytes: number): void {
-    if (tf.state === "active" && sizeBytes < tf.readPosition) this.#restartTruncated(tf, "size_shrank");
-    tf.lastSizeBytes = sizeBytes;
-    if (sizeBytes > tf.readPosition) tf.wantsRead = true;
-  }
-
-  #track(f: FoundFile, offset: number, now: number): TailedFile {
-    const parsed = parsePodLogPath(f.path);
-    const tf = new TailedFile({
-      dev: f.dev,
-      ino: f.ino,
-      path: f.path,
-      podPath: parsed.ok ? parsed.value : null,
-      offset,
-      sizeBytes: f.sizeBytes,
-      stitcher: new Stitcher({
-        maxLogSizeBytes: this.#o.maxLogSizeBytes,
-        partialFlushTimeoutMs: this.#o.partialFlushTimeoutMs,
-      }),
-    });
-    tf.lastDataMs = now;
-    this.#byKey.set(tf.key, tf);
-    this.#byPath.set(f.path, tf);
-    this.#o.metrics.filesDiscovered.inc();
-    if (tf.podPath !== null) this.#o.enricher.fileOpened(tf.podPath);
-    return tf;
-  }
-
-  #openWaiting(): void {
-    let open = 0;
-    for (const tf of this.#byKey.values()) if (tf.state === "active") open++;
-    for (const tf of this.#byKey.values()) {
-      if (tf.state !== "waiting") continue;
-      if (open >= this.#o.maxOpenFiles) break;
-      if (this.#open(tf)) open++;
-    }
-  }
-
-  /** Opens a waiting file at its offset; a vanished file is a counted loss. */
-  #open(tf: TailedFile): boolean {
-    try {
-      const file = Deno.openSync(tf.currentPath, { read: true });
-      const info = file.statSync();
-      if (info.ino !== tf.ino || info.dev !== tf.dev) {
-        file.close();
-        this.#forget(tf);
-        this.#isScanRequested = true;
-        return false;
-      }
-      tf.file = file;
-      this.#o.metrics.filesOpen.labels().value++;
-      tf.state = "active";
-      tf.fingerprint = fingerprintOf(file, this.#o.fingerprintBytes, tf.readPosition);
-      file.seekSync(tf.readPosition, Deno.SeekMode.Start);
-      tf.wantsRead = true;
-      return true;
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) {
-        this.#countLoss(tf, tf.unreadBytes(), "vanished_before_open", "RotationStalled");
-        this.#forget(tf);
-        return false;
-      }
-      this.#countReadError(tf, err);
-      return false;
-    }
-  }
-
-  #markRotated(tf: TailedFile, now: number): void {
-    if (this.#byPath.get(tf.currentPath) === tf) this.#byPath.delete(tf.currentPath);
-    if (tf.isRotated) return;
-    tf.isRotated = true;
-    tf.rotatedAtMs = now;
-    tf.wantsRead = true;
-    this.#o.metrics.rotations.inc();
-    if (tf.state === "waiting") this.#open(tf);
-  }
-
-  /**
-   * Directories that may hold rotated files no scan saw, each with the time after which such a file is
-   * unseen: a directory where this scan saw a rotation (since we last looked at it); a directory new since
-   * the previous scan (its first file was created and rotated in between); and at start, every directory
-   * (rotations while we were down, twice or in a directory that appeared meanwhile). A first start reads
-   * only the included names, as before.
-   */
-  #unseenRotationBounds(
-    rotatedDirs: Set<string>,
-    found: FoundFile[],
-    isInitial: boolean,
-  ): Map<string, number> {
-    const bounds = new Map<string, number>();
-    for (const dir of rotatedDirs) {
-      const lastSeen = this.#dirLastSeenMs.get(dir);
-      if (lastSeen !== undefined) bounds.set(dir, lastSeen);
-    }
-    const unseenSinceMs = isInitial ? this.#lastRunMs : this.#lastScanMs;
-    if (unseenSinceMs === null) return bounds;
-    if (isInitial) {
-      for (const [dir, lastSeen] of this.#dirLastSeenMs) if (!bounds.has(dir)) bounds.set(dir, lastSeen);
-    }
-    for (const f of found) {
-      const dir = dirOf(f.path);
-      if (!bounds.has(dir) && !this.#dirLastSeenMs.has(dir)) bounds.set(dir, unseenSinceMs);
-    }
-    return bounds;
-  }
-
-  /**
-   * Kubelet may rotate twice between two scans. A rotated sibling (`N.log.<ts>`) we never saw, modified
-   * after `sinceMs`, holds lines nobody read: tail it from 0.
-   */
-  #adoptMissedRotations(dir: string, sinceMs: number, now: number): void {
-    const siblings = this.#o.discovery.rotatedSiblings(dir);
-    for (const f of siblings) {
-      const key = `${f.dev}:${f.ino}`;
-      this.#dropReusedIdentity(key, f.path);
-      const tf = this.#byKey.get(key);
-      if (tf !== undefined) {
-        tf.currentPath = f.path;
-        continue;
-      }
-      // File times come from the kernel's coarse clock, up to a tick behind Date.now() (5 ms measured on
-      // ext4), and some filesystems keep whole seconds: a file written just after a scan can look older.
-      if (this.#drained.has(key) || f.mtimeMs < sinceMs - MTIME_SLACK_MS) continue;
-      const adopted = this.#track({ ...f, path: f.path }, 0, now);
-      this.#byPath.delete(f.path);
-      adopted.isRotated = true;
-      adopted.rotatedAtMs = now;
-      this.#o.metrics.rotations.inc();
-      this.#open(adopted);
-    }
-  }
-
-  /**
-   * A deleted file's inode number goes to a later file (ext4 reuses it at once), so a new log file can
-   * carry the identity of a rotated file we finished with (kubelet deletes it after compressing it). The
-   * head fingerprint tells them apart; a file we still hold open cannot have been freed. The old identity
-   * is dropped so the new file is tracked from 0 instead of being taken for the finished one.
-   */
-  #dropReusedIdentity(key: string, path: string): void {
-    const tf = this.#byKey.get(key);
-    const drained = this.#drained.get(key);
-    let head: Fingerprint;
-    if (tf !== undefined) {
-      if (tf.file !== null || tf.state !== "closed") return;
-      head = tf.fingerprint;
-    } else if (drained !== undefined) {
-      head = { length: drained.cursor.fingerprintLength, hash: drained.cursor.fingerprintHash };
-    } else return;
-    if (hasHead(path, head, true)) return; // unreadable: vanished since the scan, nothing new to track
-    if (tf !== undefined) this.#retire(tf);
-    this.#drained.delete(key);
+    this.#files.scan(isInitial, now);
   }
 
   #restartTruncated(tf: TailedFile, reason: "size_shrank" | "guard_mismatch"): void {
@@ -627,9 +449,11 @@ export class Tailer implements Component, RecordSink {
   #housekeeping(now: number): void {
     const ctx = this.#context(now);
     let isStalled = false;
-    for (const tf of this.#byKey.values()) {
+    for (const tf of this.#files.byKey.values()) {
       if (tf.state === "closed") {
-        if (!this.#o.ack.hasOutstanding(tf) && tf.committedOffset === tf.consumedOffset) this.#retire(tf);
+        if (!this.#o.ack.hasOutstanding(tf) && tf.committedOffset === tf.consumedOffset) {
+          this.#files.retire(tf);
+        }
         continue;
       }
       if (tf.state !== "active") continue;
@@ -704,6 +528,14 @@ export class Tailer implements Component, RecordSink {
     this.#o.logger.warn("Log bytes lost", { path: tf.currentPath, bytes, reason });
   }
 
+  #lostWhileDown(path: string, bytes: number): void {
+    this.#o.metrics.bytesLost.inc(bytes, "gone_while_down");
+    this.#o.metrics.filesLost.inc(1, "gone_while_down");
+    this.#lastLossMs.set("RotationStalled", this.#now());
+    this.#o.kinds.raise("RotationStalled", `${bytes} bytes of ${path} lost: gone_while_down`);
+    this.#o.logger.warn("Log file vanished while the agent was down", { path, unread: bytes });
+  }
+
   #closeFd(tf: TailedFile): void {
     if (tf.file === null) return;
     try {
@@ -715,84 +547,15 @@ export class Tailer implements Component, RecordSink {
     this.#o.metrics.filesOpen.labels().value--;
   }
 
-  /** A closed file whose records are all done and whose final cursor is committed: remember it as drained. */
-  #retire(tf: TailedFile): void {
-    this.#byKey.delete(tf.key);
-    if (this.#byPath.get(tf.currentPath) === tf) this.#byPath.delete(tf.currentPath);
-    this.#drained.set(tf.key, { dir: dirOf(tf.originalPath), cursor: cursorValueOf(tf, true, this.#now()) });
-    if (tf.podPath !== null) this.#o.enricher.fileClosed(tf.podPath);
-  }
-
-  #forget(tf: TailedFile): void {
-    this.#byKey.delete(tf.key);
-    if (this.#byPath.get(tf.currentPath) === tf) this.#byPath.delete(tf.currentPath);
-    this.#cursors.forget(tf.key);
-    if (tf.podPath !== null) this.#o.enricher.fileClosed(tf.podPath);
-  }
-
   // ---- cursors ---------------------------------------------------------------------------------
 
   async #commitCursors(now: number): Promise<void> {
     const outcome = await this.#cursors.commit(
-      this.#byKey.values(),
-      this.#byKey.size + this.#drained.size,
+      this.#files.byKey.values(),
+      this.#files.byKey.size + this.#files.drained.size,
       now,
     );
     if (outcome !== "unchanged") this.#isDirty = true;
-  }
-
-  /**
-   * Matches stored cursors to files by identity, including files kubelet renamed while the agent was
-   * down (`0.log` -> `0.log.<ts>`): the include glob no longer names them, but their tails are ours.
-   */
-  #resumeFromCursors(cursors: Map<string, CursorValue>): void {
-    const now = this.#now();
-    for (const [key, cursor] of cursors) {
-      const dir = dirOf(cursor.path);
-      this.#dirLastSeenMs.set(dir, Math.max(this.#dirLastSeenMs.get(dir) ?? 0, cursor.updatedAtMs));
-      this.#lastRunMs = Math.max(this.#lastRunMs ?? 0, cursor.updatedAtMs);
-      const found = findByIdentity(cursor, [
-        cursor.path,
-        ...this.#o.discovery.rotatedSiblings(dir).map((f) => f.path),
-      ]);
-      if (cursor.isDrained) {
-        if (found === null) this.#cursors.forget(key);
-        else this.#drained.set(key, { dir, cursor });
-        continue;
-      }
-      if (found === null) {
-        const unread = Math.max(0, cursor.sizeBytes - cursor.offset);
-        if (unread > 0) {
-          this.#o.metrics.bytesLost.inc(unread, "gone_while_down");
-          this.#o.metrics.filesLost.inc(1, "gone_while_down");
-          this.#lastLossMs.set("RotationStalled", now);
-          this.#o.kinds.raise("RotationStalled", `${unread} bytes of ${cursor.path} lost: gone_while_down`);
-          this.#o.logger.warn("Log file vanished while the agent was down", { path: cursor.path, unread });
-        }
-        this.#cursors.forget(key);
-        continue;
-      }
-      this.#resumeOne(cursor, found, now);
-    }
-  }
-
-  #resumeOne(cursor: CursorValue, found: FoundFile, now: number): void {
-    const tf = this.#track(found, cursor.offset, now);
-    tf.committedOffset = cursor.offset;
-    tf.committedFingerprintLength = cursor.fingerprintLength;
-    tf.committedGuardHash = cursor.guardHash;
-    const isIncluded = this.#o.discovery.isWanted(found.path) && !/\.log\.\d/.test(found.path);
-    if (!isIncluded) {
-      // Renamed while we were down: drain it and let it go.
-      this.#byPath.delete(found.path);
-      tf.isRotated = true;
-      tf.rotatedAtMs = now;
-      this.#o.metrics.rotations.inc();
-    }
-    if (!this.#open(tf)) return;
-    const guard = guardHashAt(tf.file!, cursor.offset, cursor.offset);
-    if (found.sizeBytes < cursor.offset) this.#restartTruncated(tf, "size_shrank");
-    else if (guard !== cursor.guardHash) this.#restartTruncated(tf, "guard_mismatch");
   }
 }
 
@@ -800,14 +563,6 @@ const EMPTY_RESOURCE: ResourceRef = { attributes: {} };
 const FOLLOW_UP_SCAN_DELAYS_MS = [250, 1000, 3000];
 const MIN_IDLE_ROUND_GAP_MS = 100;
 const ROTATED_POLL_MS = 250;
-
-/** Margin when comparing file modification times with our clock (see #adoptMissedRotations). */
-const MTIME_SLACK_MS = 1000;
-
-function dirOf(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i <= 0 ? "/" : path.slice(0, i);
-}
 
 function isDeleted(tf: TailedFile): boolean {
   try {
