@@ -50,7 +50,16 @@ async function main(args: string[]): Promise<number> {
     print(`containerstdout ${VERSION}`);
     return 0;
   }
-  if (flags.command === "check_config") return await checkConfig(flags.configPath ?? "");
+  if (flags.command === "check_config") {
+    // Beyond the schema: what only the enrichment stage can check (the RE2 rank pattern compiles,
+    // sources and key filters are usable), without connecting anywhere.
+    const metrics = createAgentMetrics(new MetricsRegistry());
+    return await runCheckConfig(flags.configPath ?? "", {
+      env,
+      stdout: print,
+      checkMore: (config) => checkEnrichmentConfig(config, metrics),
+    });
+  }
 
   let config;
   try {
@@ -90,27 +99,6 @@ async function main(args: string[]): Promise<number> {
   await agent.stop();
   logger.info("Agent stopped");
   return 0;
-}
-
-/**
- * `--check-config`: the schema problems, then what only the enrichment stage can check (the RE2 rank
- * pattern compiles, sources and key filters are usable). Prints `ok` (0) or every problem (2).
- */
-async function checkConfig(path: string): Promise<number> {
-  const lines: string[] = [];
-  const code = await runCheckConfig(path, { env, stdout: (line) => lines.push(line) });
-  if (code !== 0) {
-    for (const line of lines) print(line);
-    return code;
-  }
-  const config = await loadConfigFile(path, { env });
-  const problems = checkEnrichmentConfig(config, createAgentMetrics(new MetricsRegistry()));
-  if (problems.length === 0) {
-    print("ok");
-    return 0;
-  }
-  for (const p of problems) print(`${p.path}: ${p.message}`);
-  return 2;
 }
 
 function embeddedDefault(): Config {

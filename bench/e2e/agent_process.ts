@@ -7,21 +7,10 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { agentPermissionFlags } from "../../tests/_helpers/agent_process.ts";
 
 /** The repository root (where deno.json and src/main.ts are). */
 export const REPO_DIR: string = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
-
-/**
- * The `agent` permission set's paths of one kind from deno.json, relative ones resolved against the
- * repository. A `--allow-read`/`--allow-write` flag replaces the set's list instead of extending it, so
- * the bench passes the set's paths plus its own: the agent runs with exactly the production grants.
- */
-export function permissionSetPaths(kind: "read" | "write"): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(`${REPO_DIR}/deno.json`));
-  const paths: unknown = config?.permissions?.agent?.[kind];
-  if (!Array.isArray(paths)) return [];
-  return paths.map((p) => String(p)).map((p) => p.startsWith("./") ? `${REPO_DIR}/${p.slice(2)}` : p);
-}
 
 /** Options for {@linkcode agentConfigYaml}. */
 export interface AgentConfigOptions {
@@ -94,10 +83,9 @@ export class AgentProcess implements AsyncDisposable {
   static spawn(options: AgentProcessOptions): AgentProcess {
     const args = [
       "run",
-      "-P=agent",
+      // The set's paths plus the bench's own: a flag next to -P=agent replaces that kind's list.
+      ...agentPermissionFlags(options.readPaths, options.writePaths),
       ...(options.denoArgs ?? []),
-      `--allow-read=${[...permissionSetPaths("read"), ...options.readPaths].join(",")}`,
-      `--allow-write=${[...permissionSetPaths("write"), ...options.writePaths].join(",")}`,
       "src/main.ts",
       "--config",
       options.configPath,

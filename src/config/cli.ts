@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { closestMatch } from "./_suggest.ts";
 import { loadConfigFile } from "./load.ts";
 import type { Config } from "./schema.ts";
-import { ConfigError, deepFreeze, formatProblem } from "./validate.ts";
+import { ConfigError, type ConfigProblem, deepFreeze, formatProblem } from "./validate.ts";
 
 /** What the command line asks for. */
 export interface CliArgs {
@@ -137,6 +137,8 @@ export interface CheckConfigIo {
   env: (name: string) => string | undefined;
   /** Writes one line of output (without its newline). */
   stdout: (line: string) => void;
+  /** Checks that only later stages can make on a schema-valid config (e.g. compiling a pattern). */
+  checkMore?: (config: Config) => readonly ConfigProblem[];
 }
 
 /**
@@ -150,13 +152,16 @@ export interface CheckConfigIo {
  * ```
  */
 export async function runCheckConfig(path: string, io: CheckConfigIo): Promise<number> {
+  let problems: readonly ConfigProblem[];
   try {
-    await loadConfigFile(path, { env: io.env });
+    const config = await loadConfigFile(path, { env: io.env });
+    problems = io.checkMore?.(config) ?? [];
   } catch (thrown) {
     if (!(thrown instanceof ConfigError)) throw thrown;
-    for (const problem of thrown.problems) io.stdout(formatProblem(problem));
-    return 2;
+    problems = thrown.problems;
   }
+  for (const problem of problems) io.stdout(formatProblem(problem));
+  if (problems.length > 0) return 2;
   io.stdout("ok");
   return 0;
 }

@@ -1,7 +1,7 @@
 /**
- * Renders docs/configuration.md from {@linkcode CONFIG_SCHEMA}. Run
- * `deno run --allow-write=docs/configuration.md src/config/render_reference.ts` after changing the schema;
- * a test fails while the checked-in file is stale.
+ * Renders docs/configuration.md from {@linkcode CONFIG_SCHEMA}. Run `deno task docs` (src/render_docs.ts,
+ * which also renders the README tables) after changing the schema; a test fails while the checked-in file
+ * is stale.
  *
  * @module
  */
@@ -117,9 +117,4 @@ function renderDefaultsYaml(schema: readonly OptionSpec[]): string {
   }
   const yaml = stringify(root, { lineWidth: 0 });
   return `## Defaults as YAML\n\nThe agent runs with exactly this when no config file is given.\n\n\`\`\`yaml\n${yaml}\`\`\`\n`;
-}
-
-if (import.meta.main) {
-  await Deno.writeTextFile(REFERENCE_URL, renderReference(CONFIG_SCHEMA));
-  console.log(`Wrote ${REFERENCE_URL.pathname}`);
 }

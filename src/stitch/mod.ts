@@ -11,4 +11,5 @@ export {
   type StitchedRecord,
   Stitcher,
   type StitcherOptions,
+  utf8BoundaryAtOrBefore,
 } from "./stitcher.ts";

@@ -270,7 +270,7 @@ function joinChunks(chunks: Uint8Array[], totalBytes: number): Uint8Array {
  * The largest index <= `end` that does not split a UTF-8 sequence whose lead byte is within the last
  * three bytes. Bytes that are invalid anyway are left for the decoder to replace.
  */
-function utf8BoundaryAtOrBefore(bytes: Uint8Array, end: number): number {
+export function utf8BoundaryAtOrBefore(bytes: Uint8Array, end: number): number {
   const lowest = Math.max(0, end - 3);
   for (let i = end - 1; i >= lowest; i--) {
     const b = bytes[i];

@@ -7,7 +7,7 @@
  */
 
 import { parseCriLine } from "../cri/mod.ts";
-import type { StitchedRecord, Stitcher } from "../stitch/mod.ts";
+import { type StitchedRecord, type Stitcher, utf8BoundaryAtOrBefore } from "../stitch/mod.ts";
 import type {
   Attributes,
   InstrumentationScope,
@@ -265,8 +265,5 @@ export function msToHr(ms: number): [number, number] {
 /** Decodes at most `maxBytes` of `bytes`, cut back to a UTF-8 character boundary. */
 export function decodeCapped(bytes: Uint8Array, maxBytes: number): string {
   if (bytes.length <= maxBytes) return decoder.decode(bytes);
-  let cut = maxBytes;
-  // Step back over continuation bytes (10xxxxxx) so the cut never splits a character.
-  while (cut > 0 && (bytes[cut] & 0xc0) === 0x80) cut--;
-  return decoder.decode(bytes.subarray(0, cut));
+  return decoder.decode(bytes.subarray(0, utf8BoundaryAtOrBefore(bytes, maxBytes)));
 }

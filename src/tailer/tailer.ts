@@ -68,6 +68,8 @@ export class Tailer implements Component, RecordSink {
   #now: () => number;
   #buf: Uint8Array;
   #cursors: CursorSync;
+  /** Per-record attribution, bound once: a chunk context is built per read, not per record. */
+  #attribute: ChunkContext["attribute"];
   #files: FileTable;
   #pathResources = new Map<string, ResourceRef>();
   #abort = new AbortController();
@@ -99,6 +101,7 @@ export class Tailer implements Component, RecordSink {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#buf = new Uint8Array(options.readBufferBytes);
+    this.#attribute = (path, body, attributes) => options.enricher.attribute(path, body, attributes);
     this.#cursors = new CursorSync({
       cursorStore: options.cursorStore,
       ack: options.ack,
@@ -237,10 +240,9 @@ export class Tailer implements Component, RecordSink {
     }
     for (const tf of this.#files.byKey.values()) {
       if (tf.state !== "active") continue;
-      if (tf.stitcher.pendingStartOffset() !== Infinity) {
-        wait = Math.min(wait, this.#o.partialFlushTimeoutMs / 2);
-      }
-      if (tf.isRotated) wait = Math.min(wait, 250);
+      // Wake just after the oldest partial record's timeout (flushExpired wants strictly past it).
+      wait = Math.min(wait, tf.stitcher.nextExpiryMs() + 1 - now);
+      if (tf.isRotated) wait = Math.min(wait, ROTATED_POLL_MS);
     }
     return Math.max(5, wait);
   }
@@ -363,7 +365,7 @@ export class Tailer implements Component, RecordSink {
       sink: this,
       resource: EMPTY_RESOURCE,
       scope: this.#o.scope,
-      attribute: (path, body, attributes) => this.#o.enricher.attribute(path, body, attributes),
+      attribute: this.#attribute,
       maxLogSizeBytes: this.#o.maxLogSizeBytes,
       includeFilePath: this.#o.includeFilePath,
       nowMs,
@@ -457,7 +459,7 @@ export class Tailer implements Component, RecordSink {
         continue;
       }
       if (tf.state !== "active") continue;
-      if (tf.isAtEof && !tf.wantsRead) {
+      if (tf.isAtEof && !tf.wantsRead && now > tf.stitcher.nextExpiryMs()) {
         this.#setResource(ctx, tf);
         tf.flushExpired(ctx);
       }
@@ -483,7 +485,8 @@ export class Tailer implements Component, RecordSink {
         if (isDeleted(tf)) {
           // Holding a deleted file open keeps its disk space from the node; past the deadline we let go.
           const isPaused = this.#pausedSinceMs !== null;
-          const unread = Math.max(0, fileSize(tf) - tf.readPosition) + (tf.carry?.length ?? 0);
+          const size = fileSize(tf);
+          const unread = Math.max(0, size - tf.readPosition) + (tf.carry?.length ?? 0);
           this.#countLoss(
             tf,
             unread,
@@ -492,7 +495,7 @@ export class Tailer implements Component, RecordSink {
           );
           this.#setResource(ctx, tf);
           tf.flushPending("deleted_eof", ctx);
-          tf.consumedOffset = tf.readPosition = fileSize(tf);
+          tf.consumedOffset = tf.readPosition = size;
           this.#closeFd(tf);
           tf.state = "closed";
         } else isStalled = true;

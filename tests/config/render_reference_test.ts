@@ -10,7 +10,7 @@ Deno.test("docs/configuration.md is the current rendering of the schema", async 
   const checkedIn = await Deno.readTextFile(REFERENCE_URL);
   assert.ok(
     checkedIn === renderReference(CONFIG_SCHEMA),
-    "docs/configuration.md is stale: run deno run --allow-write=docs/configuration.md src/config/render_reference.ts",
+    "docs/configuration.md is stale: run deno task docs",
   );
 });
 
