@@ -1,5 +1,5 @@
 /**
- * Renders docs/configuration.md from {@linkcode CONFIG_SCHEMA}. Run `deno task docs` (src/render_docs.ts,
+ * Renders docs/configuration.md from the option table (`CONFIG_SCHEMA`). Run `deno task docs` (src/render_docs.ts,
  * which also renders the README tables) after changing the schema; a test fails while the checked-in file
  * is stale.
  *
@@ -7,7 +7,7 @@
  */
 
 import { stringify } from "yaml";
-import { CONFIG_SCHEMA, NODE_NAME_ENV, type OptionDefault, type OptionSpec } from "./schema.ts";
+import { NODE_NAME_ENV, type OptionDefault, type OptionSpec } from "./schema.ts";
 
 /** Where the rendered reference is checked in, relative to this file. */
 export const REFERENCE_URL: URL = new URL("../../docs/configuration.md", import.meta.url);
