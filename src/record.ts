@@ -30,17 +30,26 @@ export interface InstrumentationScope {
   readonly version: string;
 }
 
-/** A log record shaped like sdk-logs `ReadableLogRecord`, so the serializer reads it directly. */
+/**
+ * A log record shaped like sdk-logs `ReadableLogRecord` (the OTLP encoder's input).
+ *
+ * `body` is a `Uint8Array` when it is the record's text as UTF-8 bytes straight from the file (its own
+ * copy; it may hold invalid UTF-8, which the encoder replaces with U+FFFD and counts); on the wire it is
+ * an AnyValue `string_value`, never `bytes_value`. Any other body is an AttrValue: a string, a kvlist
+ * object, an array, a number (int vs double by the AttrValue rules) or a boolean.
+ */
 export interface LogRecord {
   hrTime: HrTime;
   hrTimeObserved: HrTime;
-  body: string;
+  body: Uint8Array | AttrValue;
   attributes: Attributes;
   droppedAttributesCount: number;
   resource: ResourceRef;
   instrumentationScope: InstrumentationScope;
   severityNumber?: number;
   severityText?: string;
+  /** OTLP LogRecord `event_name` (field 12), for event records such as evictions. */
+  eventName?: string;
 }
 
 /** What the path of a kubelet log file says about it. */

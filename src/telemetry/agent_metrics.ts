@@ -37,6 +37,7 @@ export interface AgentMetrics {
   exportBytes: Counter;
   exportRequestSeconds: Counter;
   exportQueueBatches: Gauge;
+  invalidUtf8Records: Counter;
   // cursor
   cursorCommits: Counter;
   cursorCommitFailures: Counter;
@@ -91,6 +92,10 @@ export function createAgentMetrics(registry: MetricsRegistry): AgentMetrics {
     exportBytes: c("export_sent_bytes_total", "Request body bytes sent to the OTLP endpoint"),
     exportRequestSeconds: c("export_request_seconds_total", "Seconds spent in OTLP requests"),
     exportQueueBatches: g("export_queue_batches", "Batches waiting for or in an export request"),
+    invalidUtf8Records: c(
+      "invalid_utf8_records_total",
+      "Records whose body bytes were not valid UTF-8, sent with U+FFFD replacements",
+    ),
     cursorCommits: c("cursor_commits_total", "Cursor store commits that succeeded"),
     cursorCommitFailures: c("cursor_commit_failures_total", "Cursor store commits that failed"),
     cursorsTracked: g("cursors_tracked", "Cursors held in the cursor store"),
