@@ -49,6 +49,8 @@ interface ScopeGroup {
 interface ResourceGroup {
   resource: ResourceRef;
   scopes: ScopeGroup[];
+  /** The scope group of this resource's latest record (records of one resource share one scope). */
+  last: ScopeGroup | undefined;
   count: number;
 }
 
@@ -93,6 +95,9 @@ export class LogsRequestEncoder {
   /** Average encoded record size of the previous batch: sizes the length slots of groups. */
   #bytesPerRecord = 256;
   #invalid = 0;
+  #cachedSeconds = NaN;
+  #baseLow = 0;
+  #baseHigh = 0;
 
   /**
    * Encodes `records` as one request. ResourceLogs follow the first-seen order of resource objects,
@@ -115,29 +120,30 @@ export class LogsRequestEncoder {
     const groups: ResourceGroup[] = [];
     const byResource = new Map<ResourceRef, ResourceGroup>();
     let lastGroup: ResourceGroup | undefined;
-    let lastScope: ScopeGroup | undefined;
     for (let i = 0; i < records.length; i++) {
       const record = records[i];
       let group = lastGroup !== undefined && lastGroup.resource === record.resource
         ? lastGroup
         : byResource.get(record.resource);
       if (group === undefined) {
-        group = { resource: record.resource, scopes: [], count: 0 };
+        group = { resource: record.resource, scopes: [], last: undefined, count: 0 };
         byResource.set(record.resource, group);
         groups.push(group);
       }
-      let scopeGroup = group === lastGroup && lastScope!.scope === record.instrumentationScope
-        ? lastScope!
-        : group.scopes.find((s) => s.scope === record.instrumentationScope);
+      const scope = record.instrumentationScope;
+      let scopeGroup = group.last !== undefined && group.last.scope === scope ? group.last : undefined;
       if (scopeGroup === undefined) {
-        scopeGroup = { scope: record.instrumentationScope, head: i, tail: i, count: 0 };
+        for (const candidate of group.scopes) if (candidate.scope === scope) scopeGroup = candidate;
+      }
+      if (scopeGroup === undefined) {
+        scopeGroup = { scope, head: i, tail: i, count: 0 };
         group.scopes.push(scopeGroup);
       } else next[scopeGroup.tail] = i;
       scopeGroup.tail = i;
       scopeGroup.count++;
       group.count++;
+      group.last = scopeGroup;
       lastGroup = group;
-      lastScope = scopeGroup;
     }
     return groups;
   }
@@ -292,19 +298,22 @@ export class LogsRequestEncoder {
     }
   }
 
-  /** [seconds, nanos] as fixed64 nanoseconds, split into 32-bit halves without BigInt. */
+  /**
+   * [seconds, nanos] as fixed64 nanoseconds, split into 32-bit halves without BigInt (the oracle's
+   * arithmetic). `seconds * 1e9` is cached for the last second seen: records of a batch share seconds.
+   */
   #hrTime(time: HrTime): void {
     const seconds = time[0];
-    const nanos = time[1];
-    // seconds * 1e9 + nanos exceeds 2^53; multiply the low 16 bits and the rest of the seconds apart.
-    const lowSeconds = seconds & 0xffff;
-    const highSeconds = (seconds / 0x10000) >>> 0;
-    const fromLow = lowSeconds * 1e9;
-    const fromHigh = highSeconds * 1e9;
-    const lowWithCarry = (fromLow >>> 0) + (((fromHigh & 0xffff) * 0x10000) >>> 0) + nanos;
-    const high = Math.floor(fromLow / TWO_POW_32) + ((fromHigh / 0x10000) >>> 0) +
-      Math.floor(lowWithCarry / TWO_POW_32);
-    this.#w.fixed64(lowWithCarry >>> 0, high >>> 0);
+    if (seconds !== this.#cachedSeconds) {
+      // seconds * 1e9 exceeds 2^53; multiply the low 16 bits and the rest of the seconds apart.
+      const fromLow = (seconds & 0xffff) * 1e9;
+      const fromHigh = ((seconds / 0x10000) >>> 0) * 1e9;
+      this.#baseLow = (fromLow >>> 0) + (((fromHigh & 0xffff) * 0x10000) >>> 0);
+      this.#baseHigh = Math.floor(fromLow / TWO_POW_32) + ((fromHigh / 0x10000) >>> 0);
+      this.#cachedSeconds = seconds;
+    }
+    const lowWithCarry = this.#baseLow + time[1];
+    this.#w.fixed64(lowWithCarry >>> 0, (this.#baseHigh + Math.floor(lowWithCarry / TWO_POW_32)) >>> 0);
   }
 
   /**

@@ -74,7 +74,7 @@ export class ProtoWriter {
     this.ensure(n);
     const buf = this.buf;
     let p = this.pos;
-    if (n <= 32) {
+    if (n <= 16) {
       for (let i = 0; i < n; i++) buf[p++] = bytes[i];
     } else {
       buf.set(bytes, p);
@@ -139,10 +139,17 @@ export class ProtoWriter {
   /** A fixed64 from two 32-bit halves (little-endian); ensures room. */
   fixed64(low: number, high: number): void {
     this.ensure(8);
-    const view = this.#view;
-    view.setUint32(this.pos, low >>> 0, true);
-    view.setUint32(this.pos + 4, high >>> 0, true);
-    this.pos += 8;
+    const buf = this.buf;
+    const p = this.pos;
+    buf[p] = low;
+    buf[p + 1] = low >>> 8;
+    buf[p + 2] = low >>> 16;
+    buf[p + 3] = low >>> 24;
+    buf[p + 4] = high;
+    buf[p + 5] = high >>> 8;
+    buf[p + 6] = high >>> 16;
+    buf[p + 7] = high >>> 24;
+    this.pos = p + 8;
   }
 
   /** A double (little-endian IEEE 754); ensures room. */
