@@ -12,8 +12,12 @@ import { isWellFormedUtf8 } from "./_utf8.ts";
 
 /** Encoded record attributes (tag, length, key, string value) per key, by value. */
 interface ValueCache {
+  key: string;
   /** null once the key's values proved too diverse to cache. */
   fields: Map<string, Uint8Array> | null;
+  /** The value last written and its field: a hit without hashing the value. */
+  lastValue: string;
+  lastField: Uint8Array | undefined;
   lookups: number;
   misses: number;
 }
@@ -27,6 +31,8 @@ const MAX_CACHED_VALUES_PER_KEY = 1024;
 const CACHE_PROBE_LOOKUPS = 1024;
 /** Cached attribute keys at most; past it the cache starts over (JSON splat keys are unbounded). */
 const MAX_CACHED_KEYS = 4096;
+/** Attribute positions whose last cache is remembered. */
+const POSITIONS = 8;
 const MIN_INT64 = -(2 ** 63);
 const MAX_INT64 = 2 ** 63;
 const hasOwn = Object.prototype.hasOwnProperty;
@@ -39,6 +45,7 @@ export class AnyValueWriter {
   #w: ProtoWriter;
   #keys = new Map<string, Uint8Array>();
   #values = new Map<string, ValueCache>();
+  #byPosition: (ValueCache | undefined)[] = new Array(POSITIONS).fill(undefined);
   /** Bytes bodies with invalid UTF-8 written since the owner last reset this. */
   invalidUtf8Records = 0;
 
@@ -156,13 +163,14 @@ export class AnyValueWriter {
 
   /** Every own enumerable key of `attributes` as a KeyValue field with tag byte `tag`, in for-in order. */
   attributes(attributes: Attributes, tag: number): void {
+    let position = 0;
     for (const key in attributes) {
       if (!hasOwn.call(attributes, key)) continue;
       const value = attributes[key];
       if (
         tag === RECORD_ATTRIBUTES_TAG && typeof value === "string" && value.length <= MAX_CACHED_VALUE_CHARS
       ) {
-        this.#cachedStringAttribute(key, value);
+        this.#cachedStringAttribute(key, value, position++);
         continue;
       }
       this.#keyValue(key, value, tag);
@@ -188,13 +196,13 @@ export class AnyValueWriter {
    * record attributes repeat (`log.iostream`, `log.file.path`). A key whose values mostly miss (a JSON
    * field holding unique text) stops being cached after its first {@linkcode CACHE_PROBE_LOOKUPS}.
    */
-  #cachedStringAttribute(key: string, value: string): void {
+  #cachedStringAttribute(key: string, value: string, position: number): void {
     const w = this.#w;
-    let cache = this.#values.get(key);
-    if (cache === undefined) {
-      if (this.#values.size >= MAX_CACHED_KEYS) this.#values.clear();
-      cache = { fields: new Map(), lookups: 0, misses: 0 };
-      this.#values.set(key, cache);
+    // Records share their attribute keys in the same order: remember the cache last used at a position.
+    let cache = position < POSITIONS ? this.#byPosition[position] : undefined;
+    if (cache === undefined || cache.key !== key) {
+      cache = this.#valueCache(key);
+      if (position < POSITIONS) this.#byPosition[position] = cache;
     }
     const fields = cache.fields;
     if (fields === null) {
@@ -202,8 +210,11 @@ export class AnyValueWriter {
       return;
     }
     cache.lookups++;
-    const field = fields.get(value);
+    // Consecutive records of one file share values: compare before hashing.
+    const field = value === cache.lastValue ? cache.lastField : fields.get(value);
     if (field !== undefined) {
+      cache.lastValue = value;
+      cache.lastField = field;
       w.raw(field);
       return;
     }
@@ -216,6 +227,19 @@ export class AnyValueWriter {
     }
     if (fields.size >= MAX_CACHED_VALUES_PER_KEY) fields.clear();
     fields.set(value, w.buf.slice(start, w.pos));
+  }
+
+  #valueCache(key: string): ValueCache {
+    let cache = this.#values.get(key);
+    if (cache === undefined) {
+      if (this.#values.size >= MAX_CACHED_KEYS) {
+        this.#values.clear();
+        this.#byPosition.fill(undefined);
+      }
+      cache = { key, fields: new Map(), lastValue: "", lastField: undefined, lookups: 0, misses: 0 };
+      this.#values.set(key, cache);
+    }
+    return cache;
   }
 
   /** KeyValue.key (1) with its string, then the value tag (2): pre-encoded once per key name. */

@@ -214,13 +214,14 @@ export class LogsRequestEncoder {
   #logRecord(record: LogRecord): void {
     const w = this.#w;
     const reserved = varintSize(this.#bytesPerRecord);
-    const slot = w.reserveLength(reserved);
-    w.ensure(1);
+    // Room for the slot, both times, a severity and the dropped count: the fixed fields skip their checks.
+    w.ensure(48);
+    const slot = w.pos;
+    w.pos += reserved;
     w.byte(0x09); // time_unix_nano (1) fixed64
     this.#hrTime(record.hrTime);
     const severity = record.severityNumber;
     if (severity !== undefined && severity !== 0) {
-      w.ensure(1);
       w.byte(0x10); // severity_number (2)
       w.int64(severity);
     }
@@ -237,12 +238,16 @@ export class LogsRequestEncoder {
       else this.#values.anyValue(body);
     }
     if (record.attributes) this.#values.attributes(record.attributes, RECORD_ATTRIBUTES_TAG); // attributes (6)
-    w.ensure(1);
+    w.ensure(20);
     w.byte(0x38); // dropped_attributes_count (7), always written
-    w.int64(record.droppedAttributesCount);
+    const dropped = record.droppedAttributesCount;
+    if (dropped === 0) w.byte(0);
+    else w.int64(dropped);
     const span = (record as LogRecord & WireRecordExtras).spanContext;
-    if (span !== undefined) this.#spanContext(span);
-    w.ensure(1);
+    if (span !== undefined) {
+      this.#spanContext(span);
+      w.ensure(9);
+    }
     w.byte(0x59); // observed_time_unix_nano (11) fixed64
     this.#hrTime(record.hrTimeObserved);
     if (record.eventName) {
@@ -288,7 +293,10 @@ export class LogsRequestEncoder {
       this.#cachedSeconds = seconds;
     }
     const lowWithCarry = this.#baseLow + time[1];
-    this.#w.fixed64(lowWithCarry >>> 0, (this.#baseHigh + Math.floor(lowWithCarry / TWO_POW_32)) >>> 0);
+    this.#w.fixed64Unchecked(
+      lowWithCarry >>> 0,
+      (this.#baseHigh + Math.floor(lowWithCarry / TWO_POW_32)) >>> 0,
+    );
   }
 }
 

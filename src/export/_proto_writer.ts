@@ -139,6 +139,11 @@ export class ProtoWriter {
   /** A fixed64 from two 32-bit halves (little-endian); ensures room. */
   fixed64(low: number, high: number): void {
     this.ensure(8);
+    this.fixed64Unchecked(low, high);
+  }
+
+  /** {@linkcode fixed64} where the caller ensured room. */
+  fixed64Unchecked(low: number, high: number): void {
     const buf = this.buf;
     const p = this.pos;
     buf[p] = low;
