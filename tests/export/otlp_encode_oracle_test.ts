@@ -349,3 +349,28 @@ for (const { name, input, want, invalid } of BODY_CASES) {
     assert.equal(decodeLogsRequest(encoder.encode([record]).bytes)[0].scopes[0].records[0].body, want);
   });
 }
+
+Deno.test("encoder writes cached record attributes exactly when keys change order, values repeat or vary", () => {
+  const encoder = new LogsRequestEncoder();
+  const resource = { attributes: {} };
+  const scope = { name: "s", version: "" };
+  const paths = ["/var/log/pods/a/c/0.log", "/var/log/pods/b/c/0.log", "/var/log/pods/ünï/c/0.log"];
+  const shapes: ((i: number) => Attributes)[] = [
+    (i) => ({ "log.iostream": i % 3 ? "stdout" : "stderr", "log.file.path": paths[i % 3] }),
+    (i) => ({ "log.file.path": paths[(i >> 2) % 3], "log.iostream": "stdout" }),
+    (i) => ({ "log.iostream": "stdout", "extra": `${i % 2}`, "log.file.path": paths[0] }),
+    (i) => ({ "log.file.path": i, "log.iostream": ["stdout"] }),
+  ];
+  for (let batch = 0; batch < 8; batch++) {
+    const records: LogRecord[] = Array.from({ length: 50 }, (_, i) => ({
+      hrTime: [batch, i],
+      hrTimeObserved: [batch, i],
+      body: "x",
+      attributes: shapes[(batch + (i >> 3)) % shapes.length](i),
+      droppedAttributesCount: 0,
+      resource,
+      instrumentationScope: scope,
+    }));
+    assertMatchesOracle(encoder, records);
+  }
+});
