@@ -7,7 +7,7 @@
  *
  * ```sh
  * deno run -A bench/e2e/memory_probe.ts [--lines 400000] [--files 20] [--idle 5]
- *   [--v8-flags=--max-semi-space-size=2]
+ *   [--v8-flags=--max-semi-space-size=2]   # after the start task's own --v8-flags; the last value wins
  * ```
  *
  * @module
@@ -15,7 +15,7 @@
 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { agentConfigYaml, AgentProcess } from "./agent_process.ts";
+import { agentConfigYaml, AgentProcess, START_TASK_V8_FLAGS } from "./agent_process.ts";
 import { writeBacklog } from "./backlog.ts";
 import { layoutFor } from "./modes/_live.ts";
 import { Receiver } from "./receiver.ts";
@@ -127,7 +127,8 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, Number(values.idle) * 1000));
     const settled = await sample();
     const counts = receiver.counts();
-    console.log(`v8 flags [${flags}], ${lines} lines / ${files} files, ${ingest.length} samples`);
+    const allFlags = [...START_TASK_V8_FLAGS, ...(flags === "" ? [] : [`--v8-flags=${flags}`])].join(" ");
+    console.log(`deno flags [${allFlags}], ${lines} lines / ${files} files, ${ingest.length} samples`);
     console.log(`  ingest peak:   ${format(peakOf(ingest))}`);
     if (settled !== null) console.log(`  idle ${values.idle} s later: ${format(settled)}`);
     console.log(

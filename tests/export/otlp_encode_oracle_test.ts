@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
-import { LogsRequestEncoder } from "../../src/export/mod.ts";
+import { decodeLogsResponse, LogsRequestEncoder } from "../../src/export/mod.ts";
 import type { Attributes, AttrValue, HrTime, LogRecord, ResourceRef } from "../../src/record.ts";
 import { decodeLogsRequest } from "../_fakes/otlp_decode.ts";
 import { assertProperty } from "../_helpers/property.ts";
@@ -373,4 +373,103 @@ Deno.test("encoder writes cached record attributes exactly when keys change orde
     }));
     assertMatchesOracle(encoder, records);
   }
+});
+
+// ---- the response decoder against the transformer's ---------------------------------------------------
+
+type Field = { field: number; wire: 0 | 1 | 2 | 5; payload: Uint8Array | number };
+
+function varint(value: number): number[] {
+  const out: number[] = [];
+  let v = value;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return out;
+}
+
+function message(fields: readonly Field[]): Uint8Array {
+  const out: number[] = [];
+  for (const { field, wire, payload } of fields) {
+    out.push(...varint(field * 8 + wire));
+    if (wire === 0) out.push(...varint(payload as number));
+    else if (wire === 2) out.push(...varint((payload as Uint8Array).length), ...(payload as Uint8Array));
+    else out.push(...(payload as Uint8Array));
+  }
+  return new Uint8Array(out);
+}
+
+const unknownFieldArb: fc.Arbitrary<Field> = fc.oneof(
+  fc.record({ field: fc.integer({ min: 3, max: 40 }), wire: fc.constant(0 as const), payload: fc.nat() }),
+  fc.record({
+    field: fc.integer({ min: 3, max: 40 }),
+    wire: fc.constant(1 as const),
+    payload: fc.uint8Array({ minLength: 8, maxLength: 8 }),
+  }),
+  fc.record({
+    field: fc.integer({ min: 3, max: 40 }),
+    wire: fc.constant(2 as const),
+    payload: fc.uint8Array({ maxLength: 10 }),
+  }),
+  fc.record({
+    field: fc.integer({ min: 3, max: 40 }),
+    wire: fc.constant(5 as const),
+    payload: fc.uint8Array({ minLength: 4, maxLength: 4 }),
+  }),
+);
+const partialSuccessArb = fc.tuple(
+  fc.option(fc.oneof(fc.nat(), fc.nat({ max: Number.MAX_SAFE_INTEGER }), fc.constant(2 ** 40)), {
+    nil: undefined,
+  }),
+  fc.option(fc.oneof(textArb.map((s) => encoder.encode(s)), fc.uint8Array({ maxLength: 12 })), {
+    nil: undefined,
+  }),
+  fc.array(unknownFieldArb, { maxLength: 3 }),
+).chain(([rejected, text, unknown]) => {
+  const fields: Field[] = [...unknown];
+  if (rejected !== undefined) fields.push({ field: 1, wire: 0, payload: rejected });
+  if (text !== undefined) fields.push({ field: 2, wire: 2, payload: text });
+  return fc.shuffledSubarray(fields, { minLength: fields.length, maxLength: fields.length }).map(message);
+});
+const responseArb = fc.tuple(
+  fc.option(partialSuccessArb, { nil: undefined }),
+  fc.array(unknownFieldArb, { maxLength: 3 }),
+)
+  .map(([partial, unknown]) =>
+    message(partial === undefined ? unknown : [...unknown, { field: 1, wire: 2, payload: partial }])
+  );
+
+Deno.test("decodeLogsResponse reads any well-formed response as the transformer's deserializer does", () => {
+  let sawPartial = 0;
+  assertProperty(
+    fc.property(responseArb, (bytes) => {
+      const want = ProtobufLogsSerializer.deserializeResponse(bytes);
+      if (want.partialSuccess !== undefined) sawPartial++;
+      assert.deepEqual(decodeLogsResponse(bytes), {
+        ok: true,
+        rejectedLogRecords: want.partialSuccess?.rejectedLogRecords ?? 0,
+        errorMessage: want.partialSuccess?.errorMessage ?? "",
+      });
+    }),
+    300,
+  );
+  assert.ok(sawPartial > 50, `only ${sawPartial} responses held a partial success`);
+});
+
+Deno.test("decodeLogsResponse never throws on arbitrary bytes, and fails where the transformer throws", () => {
+  assertProperty(
+    fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
+      const got = decodeLogsResponse(bytes);
+      let oracleThrew = false;
+      try {
+        ProtobufLogsSerializer.deserializeResponse(bytes);
+      } catch {
+        oracleThrew = true;
+      }
+      if (oracleThrew) assert.equal(got.ok, false);
+    }),
+    1000,
+  );
 });
