@@ -7,7 +7,7 @@
  */
 
 import type { Attributes } from "../record.ts";
-import { type ProtoWriter, varintSize } from "./_proto_writer.ts";
+import { type ProtoWriter, putVarint, varintSize } from "./_proto_writer.ts";
 import { isWellFormedUtf8 } from "./_utf8.ts";
 
 /** Encoded record attributes (tag, length, key, string value) per key, by value. */
@@ -72,9 +72,10 @@ export class AnyValueWriter {
       this.anyValue(lossyUtf8.decode(bytes));
       return;
     }
-    w.uint32(anyLength);
-    w.byte(0x0a);
-    w.uint32(n);
+    // Room was ensured above: the two lengths and the tag go straight into the buffer.
+    let p = putVarint(buf, w.pos, anyLength);
+    buf[p++] = 0x0a;
+    putVarint(buf, p, n);
     w.pos = start + n;
   }
 

@@ -21,6 +21,16 @@ export function varintSize(v: number): number {
   return 5;
 }
 
+/** Writes the varint of `v` (below 2^32) at `p` without a capacity check; returns the offset after it. */
+export function putVarint(buf: Uint8Array, p: number, v: number): number {
+  while (v > 0x7f) {
+    buf[p++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[p++] = v;
+  return p;
+}
+
 const textEncoder = new TextEncoder();
 
 /** Writes one protobuf message at a time into a buffer it keeps between messages. */
