@@ -17,6 +17,8 @@ export class AckTracker<K> {
   #lastBatch = -1;
   #lastFile: K | undefined;
   #lastMin = Infinity;
+  #settles = 0;
+  #waiters: Array<() => void> = [];
 
   /** Records that batch `batchId` holds a record of `file` starting at `startOffset`. */
   add(batchId: number, file: K, startOffset: number): void {
@@ -44,6 +46,12 @@ export class AckTracker<K> {
   settle(batchId: number): void {
     const files = this.#byBatch.get(batchId);
     if (files === undefined) return;
+    this.#settles++;
+    if (this.#waiters.length > 0) {
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const resolve of waiters) resolve();
+    }
     this.#byBatch.delete(batchId);
     for (const file of files.keys()) {
       const batches = this.#byFile.get(file);
@@ -70,6 +78,19 @@ export class AckTracker<K> {
   /** Whether any record of `file` is outstanding. */
   hasOutstanding(file: K): boolean {
     return this.#byFile.has(file);
+  }
+
+  /** How many batches have settled so far (a counter to tell whether anything settled since). */
+  settleCount(): number {
+    return this.#settles;
+  }
+
+  /**
+   * Resolves at the next settle. The read loop waits on it (with its own timer) instead of being woken
+   * by the batcher: the wiring stays one direction.
+   */
+  nextSettle(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
   /** Number of batches holding outstanding records. */

@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { AckTracker } from "../ack/mod.ts";
 import type { CursorStore, CursorValue } from "../cursor/mod.ts";
 import type { FoundFile } from "../discovery/mod.ts";
+import type { Progress } from "../progress/mod.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { KindTracker } from "../telemetry/kinds.ts";
 import { type Logger, toError } from "../telemetry/log.ts";
@@ -18,7 +18,7 @@ import type { TailedFile } from "./tailed_file.ts";
 /** Options for {@linkcode CursorSync}. */
 export interface CursorSyncOptions {
   cursorStore: CursorStore;
-  ack: AckTracker<TailedFile>;
+  progress: Progress;
   /** Fingerprints grow up to this many head bytes. */
   fingerprintBytes: number;
   metrics: AgentMetrics;
@@ -61,7 +61,7 @@ export class CursorSync {
 
   /** The lowest offset of `tf` whose record is not done: unread carry, pending pieces, unacknowledged batches. */
   frontier(tf: TailedFile): number {
-    return Math.min(tf.localFrontier(), this.#o.ack.lowestOutstanding(tf));
+    return Math.min(tf.localFrontier(), this.#o.progress.lowestOutstanding(tf.key));
   }
 
   /**

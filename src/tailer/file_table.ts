@@ -7,10 +7,12 @@
  * @module
  */
 
+import type { Assembler } from "../assemble/mod.ts";
+import type { Config } from "../config/mod.ts";
 import type { CursorValue } from "../cursor/mod.ts";
 import { type Discovery, type FoundFile, parsePodLogPath } from "../discovery/mod.ts";
 import type { Enricher } from "../enrich/mod.ts";
-import { Stitcher } from "../stitch/mod.ts";
+import type { LossLedger } from "../ledger/mod.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { KindTracker } from "../telemetry/kinds.ts";
 import { type CursorSync, cursorValueOf, findByIdentity, hasHead } from "./cursor_sync.ts";
@@ -22,15 +24,6 @@ export interface FileTableHooks {
   now(): number;
   /** Reads `tf` again from 0 (truncated in place, or its guard hash no longer matches). */
   restartTruncated(tf: TailedFile, reason: "size_shrank" | "guard_mismatch"): void;
-  /** Counts `bytes` of `tf` as lost for `reason` and raises `kind`. */
-  countLoss(
-    tf: TailedFile,
-    bytes: number,
-    reason: string,
-    kind: "RotationStalled" | "BackpressureDrop",
-  ): void;
-  /** Counts `bytes` of a file that vanished while the agent was down. */
-  lostWhileDown(path: string, bytes: number): void;
   countReadError(tf: TailedFile, err: unknown): void;
   /** Asks for another scan soon. */
   requestScan(): void;
@@ -40,17 +33,18 @@ export interface FileTableHooks {
 export interface FileTableOptions {
   discovery: Discovery;
   enricher: Enricher;
+  assembler: Assembler;
   cursors: CursorSync;
+  ledger: LossLedger;
   metrics: AgentMetrics;
   kinds: KindTracker;
   startAt: "beginning" | "end";
-  maxLogSizeBytes: number;
-  partialFlushTimeoutMs: number;
-  maxOpenFiles: number;
-  maxTrackedFiles: number;
-  fingerprintBytes: number;
+  tail: Config["tail"];
   hooks: FileTableHooks;
 }
+
+/** A live file holds its descriptor at least this long before another waiting file may take it. */
+const DESCRIPTOR_SLICE_MS = 1000;
 
 /** Margin when comparing file modification times with our clock (see #adoptMissedRotations). */
 const MTIME_SLACK_MS = 1000;
@@ -61,6 +55,8 @@ export class FileTable {
   readonly byPath = new Map<string, TailedFile>();
   /** Identities read to their end and closed, with the directory they live in. */
   readonly drained = new Map<string, { dir: string; cursor: CursorValue }>();
+  /** Files refused (symlink target outside the allowed roots), by path. */
+  readonly refused = new Map<string, { path: string; identity: string }>();
   /** True when the cursor store was empty at start: `start_at` applies to the files found then. */
   isFirstStart = false;
   #o: FileTableOptions;
@@ -78,7 +74,12 @@ export class FileTable {
 
   /** Walks the include globs once: tracks new files, follows rotations, adopts missed ones. */
   scan(isInitial: boolean, now: number): void {
-    const found = this.#o.discovery.scan();
+    const { found, refused } = this.#o.discovery.scanWithRefusals();
+    this.refused.clear();
+    for (const r of refused) {
+      this.refused.set(r.path, { path: r.path, identity: r.target });
+      this.#o.ledger.refused(r.path, r.target, r.reason, `target ${r.target}`);
+    }
     const seen = new Set<string>();
     const rotatedDirs = new Set<string>();
     for (const f of found) {
@@ -115,12 +116,12 @@ export class FileTable {
     }
     for (const f of found) this.#dirLastSeenMs.set(dirOf(f.path), now);
     this.#lastScanMs = now;
-    this.#openWaiting();
+    this.balanceDescriptors(now);
     this.#o.metrics.filesTracked.set(this.byKey.size);
-    if (this.byKey.size > this.#o.maxTrackedFiles) {
+    if (this.byKey.size > this.#o.tail.maxTrackedFiles) {
       this.#o.kinds.raise(
         "FingerprintCardinality",
-        `${this.byKey.size} file identities tracked, ceiling ${this.#o.maxTrackedFiles}`,
+        `${this.byKey.size} file identities tracked, ceiling ${this.#o.tail.maxTrackedFiles}`,
       );
     } else this.#o.kinds.clear("FingerprintCardinality");
   }
@@ -129,23 +130,23 @@ export class FileTable {
     if (tf.state === "active" && sizeBytes < tf.readPosition) this.#h.restartTruncated(tf, "size_shrank");
     tf.lastSizeBytes = sizeBytes;
     if (sizeBytes > tf.readPosition) tf.wantsRead = true;
+    if (tf.state === "waiting" && tf.wantsRead) tf.waitingSinceMs ??= this.#h.now();
   }
 
   #track(f: FoundFile, offset: number, now: number): TailedFile {
     const parsed = parsePodLogPath(f.path);
+    const podPath = parsed.ok ? parsed.value : null;
     const tf = new TailedFile({
       dev: f.dev,
       ino: f.ino,
       path: f.path,
-      podPath: parsed.ok ? parsed.value : null,
+      podPath,
       offset,
       sizeBytes: f.sizeBytes,
-      stitcher: new Stitcher({
-        maxLogSizeBytes: this.#o.maxLogSizeBytes,
-        partialFlushTimeoutMs: this.#o.partialFlushTimeoutMs,
-      }),
+      assembly: this.#o.assembler.open({ key: `${f.dev}:${f.ino}`, path: f.path, podPath }),
     });
     tf.lastDataMs = now;
+    tf.waitingSinceMs = now;
     this.byKey.set(tf.key, tf);
     this.byPath.set(f.path, tf);
     this.#o.metrics.filesDiscovered.inc();
@@ -153,14 +154,86 @@ export class FileTable {
     return tf;
   }
 
-  #openWaiting(): void {
+  /**
+   * Gives every file that wants reading a descriptor in the end (issue 8 defect 1): rotated files first
+   * (they hold theirs until drained); at `tail.max_open_files`, caught-up live files give theirs up (and
+   * are reopened from their offset when they grow), then live files that held one for a time slice.
+   * Caught-up live files idle for `tail.close_inactive` close too.
+   */
+  balanceDescriptors(now: number): void {
     let open = 0;
-    for (const tf of this.byKey.values()) if (tf.state === "active") open++;
+    let waiting = 0;
     for (const tf of this.byKey.values()) {
-      if (tf.state !== "waiting") continue;
-      if (open >= this.#o.maxOpenFiles) break;
-      if (this.#open(tf)) open++;
+      if (tf.state === "waiting" && tf.wantsRead && tf.waitingSinceMs === null) tf.waitingSinceMs = now;
+      if (tf.state === "active") {
+        if (!tf.isRotated && isCaughtUp(tf) && now - tf.lastDataMs >= this.#o.tail.closeInactiveMs) {
+          this.#release(tf, "close_inactive");
+          this.#o.metrics.filesIdleClosed.inc();
+        } else open++;
+      } else if (tf.state === "waiting" && tf.waitingSinceMs !== null) waiting++;
     }
+    const max = this.#o.tail.maxOpenFiles;
+    if (waiting > 0 && open >= max) open -= this.#releaseForWaiting(waiting - (max - open), now);
+    for (const pass of [true, false]) {
+      for (const tf of this.byKey.values()) {
+        if (tf.state !== "waiting" || tf.isRotated !== pass || tf.waitingSinceMs === null) continue;
+        if (open >= max && !tf.isRotated) break;
+        if (this.#open(tf)) open++;
+      }
+    }
+    let stillWaiting = 0;
+    for (const tf of this.byKey.values()) {
+      if (tf.state === "waiting" && tf.waitingSinceMs !== null) stillWaiting++;
+    }
+    this.#o.metrics.filesWaitingForDescriptor.set(stillWaiting);
+    this.#o.metrics.descriptorWaitOldestSeconds.set(this.oldestDescriptorWaitMs(now) / 1000);
+  }
+
+  /** How long the file waiting longest for a descriptor has waited (0 when none waits). */
+  oldestDescriptorWaitMs(now: number): number {
+    let oldest = now;
+    for (const tf of this.byKey.values()) {
+      if (tf.state === "waiting" && tf.waitingSinceMs !== null && tf.waitingSinceMs < oldest) {
+        oldest = tf.waitingSinceMs;
+      }
+    }
+    return now - oldest;
+  }
+
+  /** Releases up to `wanted` live descriptors: caught-up files first, then those past their time slice. */
+  #releaseForWaiting(wanted: number, now: number): number {
+    let released = 0;
+    for (const isSliceOver of [false, true]) {
+      for (const tf of this.byKey.values()) {
+        if (released >= wanted) return released;
+        if (tf.state !== "active" || tf.isRotated) continue;
+        const isCandidate = isSliceOver ? now - tf.openedAtMs >= DESCRIPTOR_SLICE_MS : isCaughtUp(tf);
+        if (!isCandidate) continue;
+        this.#release(tf, "max_open_files");
+        released++;
+      }
+    }
+    return released;
+  }
+
+  /** Closes a live file's descriptor; it waits (from its offset) until it has bytes to read again. */
+  #release(tf: TailedFile, reason: "max_open_files" | "close_inactive"): void {
+    this.closeFd(tf);
+    tf.state = "waiting";
+    tf.waitingSinceMs = tf.wantsRead || tf.carry !== null ? this.#h.now() : null;
+    this.#o.metrics.descriptorsReleased.inc(1, reason);
+  }
+
+  /** Closes `tf`'s descriptor if it has one. */
+  closeFd(tf: TailedFile): void {
+    if (tf.file === null) return;
+    try {
+      tf.file.close();
+    } catch {
+      // Already closed: nothing left to release.
+    }
+    tf.file = null;
+    this.#o.metrics.filesOpen.labels().value--;
   }
 
   /** Opens a waiting file at its offset; a vanished file is a counted loss. */
@@ -170,20 +243,39 @@ export class FileTable {
       const info = file.statSync();
       if (info.ino !== tf.ino || info.dev !== tf.dev) {
         file.close();
+        if (tf.wasOpened) {
+          // A released file renamed since: the next scan finds it under its rotated name.
+          this.#h.requestScan();
+          return false;
+        }
         this.#forget(tf);
         this.#h.requestScan();
         return false;
       }
+      const fingerprint = fingerprintOf(file, this.#o.tail.fingerprintBytes, tf.readPosition);
+      if (tf.wasOpened && !sameHead(tf.fingerprint, fingerprint)) {
+        // Re-identified on reopen: the inode now holds another file's head. Read it as new, from 0.
+        tf.consumedOffset = tf.readPosition = 0;
+        tf.resetLine();
+      }
       tf.file = file;
       this.#o.metrics.filesOpen.labels().value++;
       tf.state = "active";
-      tf.fingerprint = fingerprintOf(file, this.#o.fingerprintBytes, tf.readPosition);
+      tf.wasOpened = true;
+      tf.openedAtMs = this.#h.now();
+      tf.waitingSinceMs = null;
+      tf.fingerprint = fingerprint;
       file.seekSync(tf.readPosition, Deno.SeekMode.Start);
       tf.wantsRead = true;
+      tf.isAtEof = false;
       return true;
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {
-        this.#h.countLoss(tf, tf.unreadBytes(), "vanished_before_open", "RotationStalled");
+        if (tf.wasOpened && !tf.isRotated) {
+          this.#h.requestScan();
+          return false;
+        }
+        this.#o.ledger.lost(tf.currentPath, tf.unreadBytes(), "vanished_before_open");
         this.#forget(tf);
         return false;
       }
@@ -199,7 +291,12 @@ export class FileTable {
     tf.rotatedAtMs = now;
     tf.wantsRead = true;
     this.#o.metrics.rotations.inc();
-    if (tf.state === "waiting") this.#open(tf);
+    if (tf.state === "waiting") {
+      tf.waitingSinceMs ??= now;
+      // A file that held a descriptor before is found again under its rotated name by the adoption
+      // below; opening it by its old path now would open the new file.
+      if (!tf.wasOpened) this.#open(tf);
+    }
   }
 
   /**
@@ -314,9 +411,7 @@ export class FileTable {
       }
       if (found === null) {
         const unread = Math.max(0, cursor.sizeBytes - cursor.offset);
-        if (unread > 0) {
-          this.#h.lostWhileDown(cursor.path, unread);
-        }
+        if (unread > 0) this.#o.ledger.lost(cursor.path, unread, "gone_while_down");
         this.#o.cursors.forget(key);
         continue;
       }
@@ -342,6 +437,17 @@ export class FileTable {
     if (found.sizeBytes < cursor.offset) this.#h.restartTruncated(tf, "size_shrank");
     else if (guard !== cursor.guardHash) this.#h.restartTruncated(tf, "guard_mismatch");
   }
+}
+
+/** A live file with nothing left to read or assemble right now. */
+function isCaughtUp(tf: TailedFile): boolean {
+  return tf.isAtEof && !tf.wantsRead && tf.carry === null && tf.longLineBytes === 0 &&
+    tf.assembly.pendingStartOffset() === Infinity;
+}
+
+/** Whether two head fingerprints of equal length differ (a grown head is the same file). */
+function sameHead(a: Fingerprint, b: Fingerprint): boolean {
+  return a.length !== b.length || a.hash === b.hash;
 }
 
 /** The directory part of a path. */
