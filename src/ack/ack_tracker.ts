@@ -18,7 +18,7 @@ export class AckTracker<K> {
   #lastFile: K | undefined;
   #lastMin = Infinity;
   #settles = 0;
-  #waiters: Array<() => void> = [];
+  #settled: { promise: Promise<void>; resolve: () => void } | null = null;
 
   /** Records that batch `batchId` holds a record of `file` starting at `startOffset`. */
   add(batchId: number, file: K, startOffset: number): void {
@@ -47,11 +47,9 @@ export class AckTracker<K> {
     const files = this.#byBatch.get(batchId);
     if (files === undefined) return;
     this.#settles++;
-    if (this.#waiters.length > 0) {
-      const waiters = this.#waiters;
-      this.#waiters = [];
-      for (const resolve of waiters) resolve();
-    }
+    const settled = this.#settled;
+    this.#settled = null;
+    settled?.resolve();
     this.#byBatch.delete(batchId);
     for (const file of files.keys()) {
       const batches = this.#byFile.get(file);
@@ -90,7 +88,12 @@ export class AckTracker<K> {
    * by the batcher: the wiring stays one direction.
    */
   nextSettle(): Promise<void> {
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    // One shared promise per settle: callers that stop waiting (their own timer fired) leave nothing behind.
+    if (this.#settled === null) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      this.#settled = { promise, resolve };
+    }
+    return this.#settled.promise;
   }
 
   /** Number of batches holding outstanding records. */

@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { type Assembler, RecordAssembler } from "../../src/assemble/mod.ts";
+import { startHarness } from "../_helpers/agent_harness.ts";
+import { waitFor } from "../_helpers/agent_process.ts";
+import { ContainerLog, criLine, fakeUid } from "../_helpers/kubelet_tree.ts";
+
+const encoder = new TextEncoder();
+const spec = (i: number) => ({ namespace: "ml", pod: `p-${i}`, uid: fakeUid(100 + i), container: "c" });
+
+Deno.test("reader reads every file when more files than tail.max_open_files want reading", async () => {
+  await using h = await startHarness({ config: { tail: { max_open_files: 2 } } });
+  const logs = Array.from({ length: 6 }, (_, i) => new ContainerLog(h.root, spec(i)));
+  logs.forEach((log, i) => log.write("stdout", `one line of pod ${i}`));
+  await h.sink.waitForRecords(6);
+  const bodies = h.sink.records.map((r) => String(r.record.body)).sort();
+  assert.deepEqual(bodies, logs.map((_, i) => `one line of pod ${i}`).sort());
+  assert.ok(h.agent.metrics.descriptorsReleased.get("max_open_files") >= 4);
+  for (const log of logs) log.close();
+});
+
+Deno.test("reader ships a line longer than the read buffer as one record with its CRI time and stream", async () => {
+  await using h = await startHarness({
+    config: { tail: { read_buffer_size: "64KiB" }, max_log_size: "1MiB" },
+  });
+  const log = new ContainerLog(h.root, spec(10));
+  const body = "x".repeat(300 * 1024);
+  const time = new Date("2024-05-01T12:00:00.000Z");
+  log.writeRaw(criLine(time, "stderr", "F", body));
+  log.write("stdout", "after");
+  await h.sink.waitForRecords(2);
+  const [long, after] = h.sink.records;
+  assert.equal(String(long.record.body), body);
+  assert.equal(long.record.attributes["log.iostream"], "stderr");
+  assert.equal(long.record.timeUnixNano, BigInt(time.getTime()) * 1_000_000n);
+  assert.equal(String(after.record.body), "after");
+  log.close();
+});
+
+Deno.test("reader cuts a line longer than max_log_size, flags and counts it, and skips the rest", async () => {
+  await using h = await startHarness({
+    config: { tail: { read_buffer_size: "64KiB" }, max_log_size: "100KiB" },
+  });
+  const log = new ContainerLog(h.root, spec(11));
+  log.writeRaw(criLine(new Date(), "stdout", "F", "y".repeat(500 * 1024)));
+  log.write("stdout", "next");
+  await h.sink.waitForRecords(2);
+  const [cut, next] = h.sink.records;
+  assert.equal(String(cut.record.body), "y".repeat(100 * 1024));
+  assert.equal(cut.record.attributes["log.truncated"], true);
+  assert.equal(String(next.record.body), "next");
+  assert.equal(h.agent.metrics.truncatedRecords.get(), 1);
+  log.close();
+});
+
+Deno.test("reader joins P pieces whose tag holds non-ASCII bytes after the colon at byte offsets", async () => {
+  await using h = await startHarness();
+  const log = new ContainerLog(h.root, spec(12));
+  const t = new Date();
+  log.writeRaw(criLine(t, "stdout", "P:ééé", "pieceA-"));
+  log.writeRaw(criLine(t, "stdout", "F:ééé", "pieceB"));
+  await h.sink.waitForRecords(1);
+  assert.equal(String(h.sink.records[0].record.body), "pieceA-pieceB");
+  log.close();
+});
+
+Deno.test("reader ships lines with timestamps OTLP cannot hold raw with the observed time, counted", async () => {
+  await using h = await startHarness();
+  const log = new ContainerLog(h.root, spec(13));
+  const lines = ["1969-12-31T23:59:59Z stdout F before", "9999-12-31T23:59:59.999999999Z stdout F after"];
+  for (const line of lines) log.writeRaw(encoder.encode(`${line}\n`));
+  await h.sink.waitForRecords(2);
+  assert.deepEqual(h.sink.records.map((r) => String(r.record.body)), lines);
+  for (const r of h.sink.records) {
+    assert.equal(r.record.attributes["log.parse_error"], "timestamp_out_of_range");
+    assert.equal(r.record.timeUnixNano, r.record.observedTimeUnixNano);
+  }
+  assert.equal(h.agent.metrics.malformedLines.get("timestamp_out_of_range"), 2);
+  log.close();
+});
+
+Deno.test("reader refuses symlinks whose target leaves the log root, once, without read errors", async () => {
+  await using h = await startHarness();
+  const secretDir = `${h.dir}/secret`;
+  await Deno.mkdir(secretDir);
+  await Deno.writeTextFile(`${secretDir}/token`, "2024-05-01T12:00:00Z stdout F secret-token\n");
+  await Deno.writeTextFile(`${secretDir}/0.log`, "2024-05-01T12:00:00Z stdout F secret-dir\n");
+  const linked = new ContainerLog(h.root, spec(14));
+  linked.close();
+  await Deno.remove(linked.path);
+  await Deno.symlink(`${secretDir}/token`, linked.path);
+  const podDir = `${h.root}/ml_p-15_${fakeUid(115)}`;
+  await Deno.mkdir(podDir, { recursive: true });
+  await Deno.symlink(secretDir, `${podDir}/c`);
+  const inside = new ContainerLog(h.root, spec(16));
+  inside.write("stdout", "fine");
+  await h.sink.waitForRecords(1);
+  await waitFor(() => h.agent.metrics.filesRefused.get("symlink_outside_roots") === 2);
+  const rescans = h.agent.metrics.rescans.get("periodic");
+  await waitFor(() => h.agent.metrics.rescans.get("periodic") >= rescans + 3);
+  inside.write("stdout", "still fine");
+  await h.sink.waitForRecords(2);
+  assert.equal(h.agent.metrics.filesRefused.get("symlink_outside_roots"), 2);
+  assert.equal(
+    h.agent.metrics.readErrors.get("PermissionDenied") + h.agent.metrics.readErrors.get("NotFound"),
+    0,
+  );
+  assert.deepEqual(h.sink.records.map((r) => String(r.record.body)), ["fine", "still fine"]);
+  const states = h.agent.snapshot().filter((s) => s.state === "refused").map((s) => s.path).sort();
+  assert.deepEqual(states, [`${podDir}/c/0.log`, linked.path].sort());
+  inside.close();
+});
+
+Deno.test("reader quarantines a file whose assembly throws and keeps reading the others", async () => {
+  const poisoned = "p-17";
+  await using h = await startHarness({
+    assembler: (options): Assembler => {
+      const real = new RecordAssembler(options);
+      return {
+        takeCounts: () => real.takeCounts(),
+        open: (file) => {
+          const assembly = real.open(file);
+          if (!file.path.includes(poisoned)) return assembly;
+          return {
+            ...assembly,
+            lines: () => {
+              throw new Error("assembler bug for one file");
+            },
+            flush: (r, n) => assembly.flush(r, n),
+            flushExpired: (n) => assembly.flushExpired(n),
+            nextExpiryMs: () => assembly.nextExpiryMs(),
+            pendingStartOffset: () => assembly.pendingStartOffset(),
+            pendingBytes: () => assembly.pendingBytes(),
+            longLine: (...a) => assembly.longLine(...a),
+          };
+        },
+      };
+    },
+  });
+  const bad = new ContainerLog(h.root, spec(17));
+  const good = new ContainerLog(h.root, spec(18));
+  bad.write("stdout", "never");
+  await waitFor(() => h.agent.metrics.filesQuarantined.get("internal_error") >= 1);
+  for (let i = 0; i < 5; i++) good.write("stdout", `good ${i}`);
+  await h.sink.waitForRecords(5);
+  assert.deepEqual(h.sink.records.map((r) => String(r.record.body)), [0, 1, 2, 3, 4].map((i) => `good ${i}`));
+  const quarantined = h.agent.snapshot().filter((s) => s.state === "quarantined").map((s) => s.path);
+  assert.deepEqual(quarantined, [bad.path]);
+  bad.close();
+  good.close();
+});
