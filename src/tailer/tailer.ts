@@ -180,6 +180,13 @@ export class Tailer implements Component {
     this.wake();
     await this.#loop;
     await this.#watch;
+    // A last scan: a rotation since the previous one is recorded (the rotated identity's cursor keeps
+    // its path for the restart), rather than found again only by the next run's sibling search.
+    try {
+      this.#scan(false);
+    } catch (err) {
+      this.#countReadError(null, err);
+    }
     // No shutdown flush: an unfinished P..F record of a live file stays unsent, the cursor stays before
     // its first piece, and the whole record arrives once after the restart (issue 8). Rotated and
     // deleted files flush at their end in housekeeping, as before.
@@ -480,12 +487,12 @@ export class Tailer implements Component {
     m.inflightBytes.set(this.#o.exportQueue.inflightBytes());
   }
 
-  #countReadError(tf: TailedFile, err: unknown): void {
+  #countReadError(tf: TailedFile | null, err: unknown): void {
     const error = toError(err);
-    this.#lastError = `${tf.currentPath}: ${error.message}`;
+    this.#lastError = `${tf?.currentPath ?? "scan"}: ${error.message}`;
     this.#o.metrics.readErrors.inc(1, error.name);
     this.#o.logger.limited("warn", `read:${error.name}`, "Cannot read log file", {
-      path: tf.currentPath,
+      path: tf?.currentPath,
       error,
     });
   }

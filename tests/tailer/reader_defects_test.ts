@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type Assembler, RecordAssembler } from "../../src/assemble/mod.ts";
+import { CursorStore } from "../../src/cursor/mod.ts";
 import { startHarness } from "../_helpers/agent_harness.ts";
 import { waitFor } from "../_helpers/agent_process.ts";
 import { ContainerLog, criLine, fakeUid } from "../_helpers/kubelet_tree.ts";
@@ -147,4 +148,57 @@ Deno.test("reader quarantines a file whose assembly throws and keeps reading the
   assert.deepEqual(quarantined, [bad.path]);
   bad.close();
   good.close();
+});
+
+Deno.test("reader leaves an unfinished P..F record of a live file unsent at shutdown; it arrives whole after restart", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cso-test-" });
+  try {
+    await using first = await startHarness({ dir });
+    const log = new ContainerLog(first.root, spec(19));
+    const t = new Date();
+    log.write("stdout", "before");
+    log.writeRaw(criLine(t, "stdout", "P", "head-"));
+    await first.sink.waitForRecords(1);
+    // The P piece was read once the line after it was: wait until the reader is past it.
+    await waitFor(() => first.agent.metrics.linesRead.get() >= 2);
+    await first.stopAgent();
+    assert.equal(first.agent.metrics.partialFlushes.total(), 0);
+    log.writeRaw(criLine(t, "stdout", "F", "tail"));
+    await using second = await startHarness({ dir, sink: first.sink });
+    await second.sink.waitForRecords(2);
+    assert.deepEqual(second.sink.records.map((r) => String(r.record.body)), ["before", "head-tail"]);
+    assert.equal(second.sink.records[1].record.attributes["log.partial_flush"], undefined);
+    log.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("reader closes an idle file after tail.close_inactive and reopens it from its offset when it grows", async () => {
+  await using h = await startHarness({ config: { tail: { close_inactive: "1s" } } });
+  const log = new ContainerLog(h.root, spec(20));
+  log.write("stdout", "first");
+  await h.sink.waitForRecords(1);
+  await waitFor(() => h.agent.metrics.filesIdleClosed.get() >= 1, { timeoutMs: 10_000 });
+  assert.equal(h.agent.metrics.filesOpen.get(), 0);
+  assert.deepEqual(h.agent.snapshot().map((s) => s.state), ["idle_closed"]);
+  log.write("stdout", "second");
+  await h.sink.waitForRecords(2);
+  assert.deepEqual(h.sink.records.map((r) => String(r.record.body)), ["first", "second"]);
+  log.close();
+});
+
+Deno.test("reader commits the cursor soon after an acknowledgement, not only at the flush interval", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await using h = await startHarness({ kv, config: { cursor: { flush_interval: "1m" } } });
+  const log = new ContainerLog(h.root, spec(21));
+  log.write("stdout", "acked");
+  await h.sink.waitForRecords(1);
+  const size = (await Deno.stat(log.path)).size;
+  const store = new CursorStore({ kv });
+  // Reading alone would commit only after a minute; the acknowledgement commits within ~200 ms.
+  await waitFor(async () => [...(await store.loadAll()).values()].some((c) => c.offset === size), {
+    timeoutMs: 5_000,
+  });
+  log.close();
 });
