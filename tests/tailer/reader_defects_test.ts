@@ -202,3 +202,36 @@ Deno.test("reader commits the cursor soon after an acknowledgement, not only at 
   });
   log.close();
 });
+
+Deno.test("reader pauses at memory_limit with a backlog and a slow receiver, and delivers everything", async () => {
+  const limitBytes = 1024 * 1024;
+  const bufferBytes = 64 * 1024;
+  await using h = await startHarness({
+    sinkMode: (i) => i < 15 ? { status: 503 } : { status: 200 },
+    config: {
+      memory_limit: "1MiB",
+      max_log_size: "64KiB",
+      batch: { max_bytes: "256KiB" },
+      tail: { read_buffer_size: "64KiB" },
+    },
+  });
+  const logs = Array.from({ length: 4 }, (_, i) => new ContainerLog(h.root, spec(30 + i)));
+  const perFile = 6000;
+  const filler = "z".repeat(150);
+  for (let n = 0; n < perFile; n++) logs.forEach((log, i) => log.write("stdout", `${i}-${n} ${filler}`));
+  let peakBytes = 0;
+  const m = h.agent.metrics;
+  const sampler = setInterval(() => {
+    peakBytes = Math.max(peakBytes, m.memoryBytes.get("files") + m.memoryBytes.get("export"));
+  }, 2);
+  try {
+    await h.sink.waitForRecords(4 * perFile, { timeoutMs: 60_000 });
+  } finally {
+    clearInterval(sampler);
+  }
+  assert.equal(h.sink.records.length, 4 * perFile, "nothing lost, nothing twice");
+  assert.ok(m.backpressurePauses.get() >= 1, "reading paused at the ceiling");
+  // The ceiling is checked before each read: at most one read's records above it.
+  assert.ok(peakBytes <= limitBytes + 3 * bufferBytes, `peak ${peakBytes} bytes`);
+  for (const log of logs) log.close();
+});
