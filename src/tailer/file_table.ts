@@ -1,8 +1,9 @@
 /**
  * The table of tailed files: which identities are tracked, under which paths, and which were drained.
  * It turns scans into tracking decisions (new file, rename rotation, missed rotations, inode reuse),
- * opens files within `tail.max_open_files`, and matches stored cursors to files at start. Reading,
- * loss accounting and the loop stay in tailer.ts, reached through {@linkcode FileTableHooks}.
+ * gives descriptors out within `tail.max_open_files`, and matches stored cursors to files at start. It
+ * calls nobody back: `scan`, `resume` and `balanceDescriptors` return {@linkcode FileEvent}s that the
+ * read loop (tailer.ts) acts on; losses and refusals go to the ledger.
  *
  * @module
  */
@@ -19,15 +20,15 @@ import { type CursorSync, cursorValueOf, findByIdentity, hasHead } from "./curso
 import { type Fingerprint, fingerprintOf, guardHashAt } from "./file_identity.ts";
 import { TailedFile } from "./tailed_file.ts";
 
-/** What the table asks of the tailer. */
-export interface FileTableHooks {
-  now(): number;
-  /** Reads `tf` again from 0 (truncated in place, or its guard hash no longer matches). */
-  restartTruncated(tf: TailedFile, reason: "size_shrank" | "guard_mismatch"): void;
-  countReadError(tf: TailedFile, err: unknown): void;
-  /** Asks for another scan soon. */
-  requestScan(): void;
-}
+/** What a scan (or a resume, or a descriptor round) found; the read loop acts on these. */
+export type FileEvent =
+  | { kind: "new"; file: TailedFile }
+  | { kind: "rotated"; file: TailedFile }
+  | { kind: "truncated"; file: TailedFile; reason: "size_shrank" | "guard_mismatch" }
+  | { kind: "gone"; file: TailedFile }
+  | { kind: "refused"; path: string; target: string; reason: "symlink_outside_roots" }
+  | { kind: "read_error"; file: TailedFile; error: unknown }
+  | { kind: "rescan" };
 
 /** Options for {@linkcode FileTable}. */
 export interface FileTableOptions {
@@ -40,7 +41,7 @@ export interface FileTableOptions {
   kinds: KindTracker;
   startAt: "beginning" | "end";
   tail: Config["tail"];
-  hooks: FileTableHooks;
+  now: () => number;
 }
 
 /** A live file holds its descriptor at least this long before another waiting file may take it. */
@@ -60,7 +61,8 @@ export class FileTable {
   /** True when the cursor store was empty at start: `start_at` applies to the files found then. */
   isFirstStart = false;
   #o: FileTableOptions;
-  #h: FileTableHooks;
+  #now: () => number;
+  #events: FileEvent[] = [];
   #dirLastSeenMs = new Map<string, number>();
   /** When the previous scan ran (null before the first one). */
   #lastScanMs: number | null = null;
@@ -69,16 +71,17 @@ export class FileTable {
 
   constructor(options: FileTableOptions) {
     this.#o = options;
-    this.#h = options.hooks;
+    this.#now = options.now;
   }
 
   /** Walks the include globs once: tracks new files, follows rotations, adopts missed ones. */
-  scan(isInitial: boolean, now: number): void {
+  scan(isInitial: boolean, now: number): FileEvent[] {
     const { found, refused } = this.#o.discovery.scanWithRefusals();
     this.refused.clear();
     for (const r of refused) {
       this.refused.set(r.path, { path: r.path, identity: r.target });
       this.#o.ledger.refused(r.path, r.target, r.reason, `target ${r.target}`);
+      this.#events.push({ kind: "refused", path: r.path, target: r.target, reason: r.reason });
     }
     const seen = new Set<string>();
     const rotatedDirs = new Set<string>();
@@ -116,7 +119,7 @@ export class FileTable {
     }
     for (const f of found) this.#dirLastSeenMs.set(dirOf(f.path), now);
     this.#lastScanMs = now;
-    this.balanceDescriptors(now);
+    this.#balance(now);
     this.#o.metrics.filesTracked.set(this.byKey.size);
     if (this.byKey.size > this.#o.tail.maxTrackedFiles) {
       this.#o.kinds.raise(
@@ -124,13 +127,22 @@ export class FileTable {
         `${this.byKey.size} file identities tracked, ceiling ${this.#o.tail.maxTrackedFiles}`,
       );
     } else this.#o.kinds.clear("FingerprintCardinality");
+    return this.#takeEvents();
+  }
+
+  #takeEvents(): FileEvent[] {
+    const events = this.#events;
+    this.#events = [];
+    return events;
   }
 
   #observeSize(tf: TailedFile, sizeBytes: number): void {
-    if (tf.state === "active" && sizeBytes < tf.readPosition) this.#h.restartTruncated(tf, "size_shrank");
+    if (tf.state === "active" && sizeBytes < tf.readPosition) {
+      this.#events.push({ kind: "truncated", file: tf, reason: "size_shrank" });
+    }
     tf.lastSizeBytes = sizeBytes;
     if (sizeBytes > tf.readPosition) tf.wantsRead = true;
-    if (tf.state === "waiting" && tf.wantsRead) tf.waitingSinceMs ??= this.#h.now();
+    if (tf.state === "waiting" && tf.wantsRead) tf.waitingSinceMs ??= this.#now();
   }
 
   #track(f: FoundFile, offset: number, now: number): TailedFile {
@@ -150,6 +162,7 @@ export class FileTable {
     this.byKey.set(tf.key, tf);
     this.byPath.set(f.path, tf);
     this.#o.metrics.filesDiscovered.inc();
+    this.#events.push({ kind: "new", file: tf });
     if (tf.podPath !== null) this.#o.enricher.fileOpened(tf.podPath);
     return tf;
   }
@@ -160,7 +173,12 @@ export class FileTable {
    * are reopened from their offset when they grow), then live files that held one for a time slice.
    * Caught-up live files idle for `tail.close_inactive` close too.
    */
-  balanceDescriptors(now: number): void {
+  balanceDescriptors(now: number): FileEvent[] {
+    this.#balance(now);
+    return this.#takeEvents();
+  }
+
+  #balance(now: number): void {
     let open = 0;
     let waiting = 0;
     for (const tf of this.byKey.values()) {
@@ -220,7 +238,7 @@ export class FileTable {
   #release(tf: TailedFile, reason: "max_open_files" | "close_inactive"): void {
     this.closeFd(tf);
     tf.state = "waiting";
-    tf.waitingSinceMs = tf.wantsRead || tf.carry !== null ? this.#h.now() : null;
+    tf.waitingSinceMs = tf.wantsRead || tf.carry !== null ? this.#now() : null;
     this.#o.metrics.descriptorsReleased.inc(1, reason);
   }
 
@@ -245,11 +263,11 @@ export class FileTable {
         file.close();
         if (tf.wasOpened) {
           // A released file renamed since: the next scan finds it under its rotated name.
-          this.#h.requestScan();
+          this.#events.push({ kind: "rescan" });
           return false;
         }
         this.#forget(tf);
-        this.#h.requestScan();
+        this.#events.push({ kind: "rescan" });
         return false;
       }
       const fingerprint = fingerprintOf(file, this.#o.tail.fingerprintBytes, tf.readPosition);
@@ -262,7 +280,7 @@ export class FileTable {
       this.#o.metrics.filesOpen.labels().value++;
       tf.state = "active";
       tf.wasOpened = true;
-      tf.openedAtMs = this.#h.now();
+      tf.openedAtMs = this.#now();
       tf.waitingSinceMs = null;
       tf.fingerprint = fingerprint;
       file.seekSync(tf.readPosition, Deno.SeekMode.Start);
@@ -272,14 +290,14 @@ export class FileTable {
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {
         if (tf.wasOpened && !tf.isRotated) {
-          this.#h.requestScan();
+          this.#events.push({ kind: "rescan" });
           return false;
         }
         this.#o.ledger.lost(tf.currentPath, tf.unreadBytes(), "vanished_before_open");
         this.#forget(tf);
         return false;
       }
-      this.#h.countReadError(tf, err);
+      this.#events.push({ kind: "read_error", file: tf, error: err });
       return false;
     }
   }
@@ -291,6 +309,7 @@ export class FileTable {
     tf.rotatedAtMs = now;
     tf.wantsRead = true;
     this.#o.metrics.rotations.inc();
+    this.#events.push({ kind: "rotated", file: tf });
     if (tf.state === "waiting") {
       tf.waitingSinceMs ??= now;
       // A file that held a descriptor before is found again under its rotated name by the adoption
@@ -379,11 +398,12 @@ export class FileTable {
   retire(tf: TailedFile): void {
     this.byKey.delete(tf.key);
     if (this.byPath.get(tf.currentPath) === tf) this.byPath.delete(tf.currentPath);
-    this.drained.set(tf.key, { dir: dirOf(tf.originalPath), cursor: cursorValueOf(tf, true, this.#h.now()) });
+    this.drained.set(tf.key, { dir: dirOf(tf.originalPath), cursor: cursorValueOf(tf, true, this.#now()) });
     if (tf.podPath !== null) this.#o.enricher.fileClosed(tf.podPath);
   }
 
   #forget(tf: TailedFile): void {
+    this.#events.push({ kind: "gone", file: tf });
     this.byKey.delete(tf.key);
     if (this.byPath.get(tf.currentPath) === tf) this.byPath.delete(tf.currentPath);
     this.#o.cursors.forget(tf.key);
@@ -394,8 +414,8 @@ export class FileTable {
    * Matches stored cursors to files by identity, including files kubelet renamed while the agent was
    * down (`0.log` -> `0.log.<ts>`): the include glob no longer names them, but their tails are ours.
    */
-  resume(cursors: Map<string, CursorValue>): void {
-    const now = this.#h.now();
+  resume(cursors: Map<string, CursorValue>): FileEvent[] {
+    const now = this.#now();
     for (const [key, cursor] of cursors) {
       const dir = dirOf(cursor.path);
       this.#dirLastSeenMs.set(dir, Math.max(this.#dirLastSeenMs.get(dir) ?? 0, cursor.updatedAtMs));
@@ -417,6 +437,7 @@ export class FileTable {
       }
       this.#resumeOne(cursor, found, now);
     }
+    return this.#takeEvents();
   }
 
   #resumeOne(cursor: CursorValue, found: FoundFile, now: number): void {
@@ -434,8 +455,11 @@ export class FileTable {
     }
     if (!this.#open(tf)) return;
     const guard = guardHashAt(tf.file!, cursor.offset, cursor.offset);
-    if (found.sizeBytes < cursor.offset) this.#h.restartTruncated(tf, "size_shrank");
-    else if (guard !== cursor.guardHash) this.#h.restartTruncated(tf, "guard_mismatch");
+    if (found.sizeBytes < cursor.offset) {
+      this.#events.push({ kind: "truncated", file: tf, reason: "size_shrank" });
+    } else if (guard !== cursor.guardHash) {
+      this.#events.push({ kind: "truncated", file: tf, reason: "guard_mismatch" });
+    }
   }
 }
 

@@ -20,7 +20,7 @@ import type { KindTracker } from "../telemetry/kinds.ts";
 import { type Logger, toError } from "../telemetry/log.ts";
 import { CursorSync } from "./cursor_sync.ts";
 import { fingerprintOf } from "./file_identity.ts";
-import { FileTable } from "./file_table.ts";
+import { type FileEvent, FileTable } from "./file_table.ts";
 import type { TailedFile } from "./tailed_file.ts";
 
 /** What the read loop needs from the export side: the bytes it holds, and draining at shutdown. */
@@ -113,14 +113,7 @@ export class Tailer implements Component {
       kinds: options.kinds,
       startAt: options.config.startAt,
       tail: this.#tail,
-      hooks: {
-        now: () => this.#now(),
-        restartTruncated: (tf, reason) => this.#restartTruncated(tf, reason),
-        countReadError: (tf, err) => this.#countReadError(tf, err),
-        requestScan: () => {
-          this.#isScanRequested = true;
-        },
-      },
+      now: () => this.#now(),
     });
   }
 
@@ -167,7 +160,7 @@ export class Tailer implements Component {
     signal.addEventListener("abort", () => this.#abort.abort(), { once: true });
     const cursors = await this.#o.cursorStore.loadAll();
     this.#files.isFirstStart = cursors.size === 0;
-    this.#files.resume(cursors);
+    this.#apply(this.#files.resume(cursors));
     this.#scan(true);
     this.#loop = this.#run();
     this.#watch = this.#o.discovery.watch(this.#abort.signal, (paths) => this.#onWatchEvent(paths));
@@ -508,7 +501,16 @@ export class Tailer implements Component {
     this.#nextScanMs = Math.min(now + interval, this.#followUpScanMs.shift() ?? Infinity);
     this.#o.metrics.rescans.inc(1, isInitial ? "initial" : "periodic");
     this.#isDirty = true;
-    this.#files.scan(isInitial, now);
+    this.#apply(this.#files.scan(isInitial, now));
+  }
+
+  /** Acts on what the file table found (it calls nobody back). */
+  #apply(events: FileEvent[]): void {
+    for (const e of events) {
+      if (e.kind === "truncated") this.#restartTruncated(e.file, e.reason);
+      else if (e.kind === "read_error") this.#countReadError(e.file, e.error);
+      else if (e.kind === "rescan") this.#isScanRequested = true;
+    }
   }
 
   #restartTruncated(tf: TailedFile, reason: "size_shrank" | "guard_mismatch"): void {
@@ -571,7 +573,7 @@ export class Tailer implements Component {
         } else isStalled = true;
       }
     }
-    this.#files.balanceDescriptors(now);
+    this.#apply(this.#files.balanceDescriptors(now));
     this.#flushCounts();
     this.#o.ledger.tick(isStalled, this.#files.oldestDescriptorWaitMs(now));
   }
