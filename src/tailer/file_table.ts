@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Assembler } from "../assemble/mod.ts";
+import { type Assembler, MAX_CRI_HEADER_BYTES } from "../assemble/mod.ts";
 import type { Config } from "../config/mod.ts";
 import type { CursorValue } from "../cursor/mod.ts";
 import { type Discovery, type FoundFile, parsePodLogPath } from "../discovery/mod.ts";
@@ -40,6 +40,8 @@ export interface FileTableOptions {
   metrics: AgentMetrics;
   kinds: KindTracker;
   startAt: "beginning" | "end";
+  /** Config `max_log_size`: the head kept of a line longer than the read buffer is this plus a header. */
+  maxLogSizeBytes: number;
   tail: Config["tail"];
   now: () => number;
 }
@@ -156,6 +158,7 @@ export class FileTable {
       offset,
       sizeBytes: f.sizeBytes,
       assembly: this.#o.assembler.open({ key: `${f.dev}:${f.ino}`, path: f.path, podPath }),
+      maxLineHeadBytes: this.#o.maxLogSizeBytes + MAX_CRI_HEADER_BYTES,
     });
     tf.lastDataMs = now;
     tf.waitingSinceMs = now;
@@ -238,7 +241,7 @@ export class FileTable {
   #release(tf: TailedFile, reason: "max_open_files" | "close_inactive"): void {
     this.closeFd(tf);
     tf.state = "waiting";
-    tf.waitingSinceMs = tf.wantsRead || tf.carry !== null ? this.#now() : null;
+    tf.waitingSinceMs = tf.wantsRead || !tf.lines.isEmpty() ? this.#now() : null;
     this.#o.metrics.descriptorsReleased.inc(1, reason);
   }
 
@@ -273,8 +276,8 @@ export class FileTable {
       const fingerprint = fingerprintOf(file, this.#o.tail.fingerprintBytes, tf.readPosition);
       if (tf.wasOpened && !sameHead(tf.fingerprint, fingerprint)) {
         // Re-identified on reopen: the inode now holds another file's head. Read it as new, from 0.
-        tf.consumedOffset = tf.readPosition = 0;
-        tf.resetLine();
+        tf.readPosition = 0;
+        tf.lines.reset(0);
       }
       tf.file = file;
       this.#o.metrics.filesOpen.labels().value++;
@@ -465,7 +468,7 @@ export class FileTable {
 
 /** A live file with nothing left to read or assemble right now. */
 function isCaughtUp(tf: TailedFile): boolean {
-  return tf.isAtEof && !tf.wantsRead && tf.carry === null && tf.longLineBytes === 0 &&
+  return tf.isAtEof && !tf.wantsRead && tf.lines.isEmpty() &&
     tf.assembly.pendingStartOffset() === Infinity;
 }
 

@@ -9,6 +9,7 @@
 import type { FileAssembly } from "../assemble/mod.ts";
 import type { FileState, PodLogPath } from "../record.ts";
 import type { Fingerprint } from "./file_identity.ts";
+import { LineSplitter } from "./line_splitter.ts";
 
 /**
  * Where a file is in its life: `waiting` for a descriptor (never opened, or released at the cap or after
@@ -30,18 +31,10 @@ export class TailedFile {
   file: Deno.FsFile | null = null;
   state: TailedFileState = "waiting";
   fingerprint: Fingerprint = { length: 0, hash: "" };
-  /** Offset of the first byte not yet turned into lines (the start of `carry` or of the long line). */
-  consumedOffset: number;
+  /** Carry and long-line state between reads; owns `consumedOffset`. */
+  readonly lines: LineSplitter;
   /** Offset of the next byte to read. */
   readPosition: number;
-  carry: Uint8Array | null = null;
-  /**
-   * A line longer than the read buffer: its first bytes (at most `max_log_size` plus a header), its
-   * length so far; `longLineBytes` > `longLineHead.length` means the rest is being skipped.
-   */
-  longLineHead: Uint8Array[] = [];
-  longLineHeadBytes = 0;
-  longLineBytes = 0;
   lastSizeBytes: number;
   wantsRead = true;
   /** A watch event named this file: at EOF, stat it to catch an in-place truncation. */
@@ -77,6 +70,8 @@ export class TailedFile {
     offset: number;
     sizeBytes: number;
     assembly: FileAssembly;
+    /** Bytes kept of a line longer than the read buffer. */
+    maxLineHeadBytes: number;
   }) {
     this.dev = init.dev;
     this.ino = init.ino;
@@ -84,10 +79,15 @@ export class TailedFile {
     this.originalPath = init.path;
     this.currentPath = init.path;
     this.podPath = init.podPath;
-    this.consumedOffset = init.offset;
+    this.lines = new LineSplitter({ maxLineHeadBytes: init.maxLineHeadBytes, offset: init.offset });
     this.readPosition = init.offset;
     this.lastSizeBytes = init.sizeBytes;
     this.assembly = init.assembly;
+  }
+
+  /** Offset of the first byte not yet turned into lines. */
+  get consumedOffset(): number {
+    return this.lines.consumedOffset;
   }
 
   /** Bytes known to be in the file and not yet read. */
@@ -102,15 +102,7 @@ export class TailedFile {
 
   /** Bytes this file holds in memory: carry, long-line head, stitch pieces. */
   heldBytes(): number {
-    return (this.carry?.length ?? 0) + this.longLineHeadBytes + this.assembly.pendingBytes();
-  }
-
-  /** Drops the carry and long-line state (truncation). */
-  resetLine(): void {
-    this.carry = null;
-    this.longLineHead = [];
-    this.longLineHeadBytes = 0;
-    this.longLineBytes = 0;
+    return this.lines.heldBytes() + this.assembly.pendingBytes();
   }
 
   /** The file's state as `/status` shows it. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Assembler, MAX_CRI_HEADER_BYTES } from "../assemble/mod.ts";
+import type { Assembler } from "../assemble/mod.ts";
 import type { Config } from "../config/mod.ts";
 import type { CursorStore } from "../cursor/mod.ts";
 import type { Discovery } from "../discovery/mod.ts";
@@ -21,6 +21,7 @@ import { type Logger, toError } from "../telemetry/log.ts";
 import { CursorSync } from "./cursor_sync.ts";
 import { fingerprintOf } from "./file_identity.ts";
 import { type FileEvent, FileTable } from "./file_table.ts";
+import type { LineSink } from "./line_splitter.ts";
 import type { TailedFile } from "./tailed_file.ts";
 
 /** What the read loop needs from the export side: the bytes it holds, and draining at shutdown. */
@@ -112,6 +113,7 @@ export class Tailer implements Component {
       metrics: options.metrics,
       kinds: options.kinds,
       startAt: options.config.startAt,
+      maxLogSizeBytes: options.config.maxLogSizeBytes,
       tail: this.#tail,
       now: () => this.#now(),
     });
@@ -380,8 +382,7 @@ export class Tailer implements Component {
   /** Reads one chunk of `tf` and assembles its whole lines; false at EOF. */
   async #readChunk(tf: TailedFile): Promise<boolean> {
     const buf = this.#buf;
-    const carryLength = tf.carry?.length ?? 0;
-    if (tf.carry !== null) buf.set(tf.carry, 0);
+    const carryLength = tf.lines.prefill(buf);
     let n: number | null;
     // Consume the flag before the await: a watch event that arrives while the read is in flight sets it
     // again and is not lost.
@@ -411,62 +412,18 @@ export class Tailer implements Component {
     tf.readPosition += n;
     if (tf.readPosition > tf.lastSizeBytes) tf.lastSizeBytes = tf.readPosition;
     this.#o.metrics.bytesRead.inc(n);
-    this.#splitLines(tf, buf, carryLength + n, now);
+    if (tf.lines.push(buf, carryLength + n, this.#lineSink(tf, now))) this.#o.metrics.longLines.inc();
     return true;
   }
 
-  /**
-   * Hands the whole lines of `buf[0, total)` to the assembler and keeps the unfinished tail. A line
-   * longer than the buffer is collected across reads into one record (issue 8 defect 2): its first
-   * `max_log_size` + header bytes are kept, the rest is skipped, so a file holds at most that plus one
-   * buffer.
-   */
-  #splitLines(tf: TailedFile, buf: Uint8Array, total: number, now: number): void {
-    let start = 0;
-    if (tf.longLineBytes > 0) {
-      const nl = buf.indexOf(10, 0);
-      const end = nl < 0 || nl >= total ? total : nl;
-      this.#keepLongLine(tf, buf.subarray(0, end));
-      if (nl < 0 || nl >= total) {
-        tf.carry = null;
-        return;
-      }
-      this.#finishLongLine(tf, tf.consumedOffset + tf.longLineBytes + 1, now);
-      start = nl + 1;
-    }
-    const lastNewline = total > start ? buf.lastIndexOf(10, total - 1) : -1;
-    if (lastNewline >= start) {
-      tf.assembly.lines(buf, start, lastNewline + 1, tf.consumedOffset, now);
-      tf.consumedOffset += lastNewline + 1 - start;
-      start = lastNewline + 1;
-    }
-    if (start === 0 && total === buf.length) {
-      // No newline in a whole buffer: the start of a long line.
-      this.#o.metrics.longLines.inc();
-      this.#keepLongLine(tf, buf.subarray(0, total));
-      tf.carry = null;
-      return;
-    }
-    tf.carry = total > start ? buf.slice(start, total) : null;
-  }
-
-  #keepLongLine(tf: TailedFile, bytes: Uint8Array): void {
-    const room = this.#o.config.maxLogSizeBytes + MAX_CRI_HEADER_BYTES - tf.longLineHeadBytes;
-    if (room > 0 && bytes.length > 0) {
-      const kept = bytes.length > room ? bytes.slice(0, room) : bytes.slice();
-      tf.longLineHead.push(kept);
-      tf.longLineHeadBytes += kept.length;
-    }
-    tf.longLineBytes += bytes.length;
-  }
-
-  #finishLongLine(tf: TailedFile, endOffset: number, now: number): void {
-    const head = joinChunks(tf.longLineHead, tf.longLineHeadBytes);
-    tf.assembly.longLine(head, tf.longLineBytes, tf.consumedOffset, endOffset, now);
-    tf.consumedOffset = endOffset;
-    tf.longLineHead = [];
-    tf.longLineHeadBytes = 0;
-    tf.longLineBytes = 0;
+  /** Where `tf`'s lines go: its assembly, with the clock of this read. */
+  #lineSink(tf: TailedFile, nowMs: number): LineSink {
+    const assembly = tf.assembly;
+    return {
+      lines: (buf, start, end, baseOffset) => assembly.lines(buf, start, end, baseOffset, nowMs),
+      longLine: (head, lineBytes, startOffset, endOffset) =>
+        assembly.longLine(head, lineBytes, startOffset, endOffset, nowMs),
+    };
   }
 
   #flushCounts(): void {
@@ -515,8 +472,7 @@ export class Tailer implements Component {
 
   #restartTruncated(tf: TailedFile, reason: "size_shrank" | "guard_mismatch"): void {
     tf.assembly.flush("truncated_file", this.#now());
-    tf.resetLine();
-    tf.consumedOffset = 0;
+    tf.lines.reset(0);
     tf.readPosition = 0;
     tf.isAtEof = false;
     tf.wantsRead = true;
@@ -565,10 +521,10 @@ export class Tailer implements Component {
           // Holding a deleted file open keeps its disk space from the node; past the deadline we let go.
           const isPaused = this.#pausedSinceMs !== null;
           const size = fileSize(tf);
-          const unread = Math.max(0, size - tf.readPosition) + (tf.carry?.length ?? 0);
+          const unread = Math.max(0, size - tf.readPosition) + tf.lines.pendingBytes();
           this.#o.ledger.lost(tf.currentPath, unread, isPaused ? "deleted_while_paused" : "drain_deadline");
-          tf.carry = null;
-          tf.consumedOffset = tf.readPosition = size;
+          tf.lines.reset(size);
+          tf.readPosition = size;
           this.#finishRotated(tf, "deleted_eof", now);
         } else isStalled = true;
       }
@@ -581,17 +537,8 @@ export class Tailer implements Component {
   /** A rotated or deleted file read to its end: flush its unfinished record and last line, close it. */
   #finishRotated(tf: TailedFile, reason: "rotated_eof" | "deleted_eof", now: number): void {
     tf.assembly.flush(reason, now);
-    if (tf.longLineBytes > 0) this.#finishLongLine(tf, tf.consumedOffset + tf.longLineBytes, now);
-    if (tf.carry !== null) {
-      // A last line the writer never ended with "\n": ship it rather than lose it.
-      const carry = tf.carry;
-      tf.carry = null;
-      const withNewline = new Uint8Array(carry.length + 1);
-      withNewline.set(carry);
-      withNewline[carry.length] = 10;
-      tf.assembly.lines(withNewline, 0, withNewline.length, tf.consumedOffset, now);
-      tf.consumedOffset += carry.length; // the "\n" added above is not in the file
-    }
+    // A last line the writer never ended with "\n" (or a long line cut by the end): ship it rather than lose it.
+    tf.lines.finish(this.#lineSink(tf, now));
     this.#files.closeFd(tf);
     tf.state = "closed";
   }
@@ -614,17 +561,6 @@ const ROTATED_POLL_MS = 250;
 const DESCRIPTOR_POLL_MS = 100;
 const QUARANTINE_FIRST_MS = 1000;
 const QUARANTINE_MAX_MS = 300_000;
-
-function joinChunks(chunks: Uint8Array[], totalBytes: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const joined = new Uint8Array(totalBytes);
-  let at = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, at);
-    at += chunk.length;
-  }
-  return joined;
-}
 
 function isDeleted(tf: TailedFile): boolean {
   try {

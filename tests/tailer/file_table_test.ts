@@ -67,6 +67,7 @@ async function withTable(
       metrics,
       kinds,
       startAt: "beginning",
+      maxLogSizeBytes: config.maxLogSizeBytes,
       tail: config.tail,
       now: Date.now,
     });
