@@ -23,6 +23,8 @@ export interface HarnessOptions {
   sink?: OtlpSink;
   /** The agent's assembler seam. */
   assembler?: AgentOptions["assembler"];
+  /** The read loop's per-file gate. */
+  readGate?: AgentOptions["readGate"];
 }
 
 /** A running in-process agent with its temp dir and sink. */
@@ -67,6 +69,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     env: () => undefined,
     kv: options.kv,
     assembler: options.assembler,
+    readGate: options.readGate,
   });
   let isStopped = false;
   const stopAgent = async (): Promise<void> => {

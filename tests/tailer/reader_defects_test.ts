@@ -235,3 +235,25 @@ Deno.test("reader pauses at memory_limit with a backlog and a slow receiver, and
   assert.ok(peakBytes <= limitBytes + 3 * bufferBytes, `peak ${peakBytes} bytes`);
   for (const log of logs) log.close();
 });
+
+Deno.test("read gate holds one file's bytes in the file while the others are read at full speed", async () => {
+  let isOpen = false;
+  await using h = await startHarness({
+    readGate: (origin) => !isOpen && origin.podPath?.podName === "p-40" ? 20 : 0,
+  });
+  const gated = new ContainerLog(h.root, spec(40));
+  const free = new ContainerLog(h.root, spec(41));
+  gated.write("stdout", "held");
+  for (let i = 0; i < 3; i++) free.write("stdout", `free ${i}`);
+  await h.sink.waitForRecords(3);
+  const scans = h.agent.metrics.rescans.total();
+  await waitFor(() => h.agent.metrics.rescans.total() >= scans + 2);
+  assert.deepEqual(h.sink.records.map((r) => String(r.record.body)), ["free 0", "free 1", "free 2"]);
+  const status = h.agent.snapshot().find((s) => s.path === gated.path);
+  assert.ok(status !== undefined && status.bytesBehind > 0, "its bytes wait in the file");
+  isOpen = true;
+  await h.sink.waitForRecords(4);
+  assert.equal(String(h.sink.records[3].record.body), "held");
+  gated.close();
+  free.close();
+});
