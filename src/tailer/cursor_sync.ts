@@ -98,12 +98,7 @@ export class CursorSync {
       });
       return "failed";
     }
-    for (const [tf, offset, guard, fingerprint] of updated) {
-      tf.committedOffset = offset;
-      // A truncation during the commit replaced the fingerprint: the stored one is stale, commit again.
-      tf.committedFingerprintLength = tf.fingerprint === fingerprint ? fingerprint.length : -1;
-      tf.committedGuardHash = guard;
-    }
+    for (const [tf, offset, guard, fingerprint] of updated) tf.committed(offset, guard, fingerprint);
     for (const key of deleted) this.#deleted.delete(key);
     this.#o.metrics.cursorCommits.inc();
     this.#o.metrics.cursorsTracked.set(trackedCount);
@@ -114,7 +109,7 @@ export class CursorSync {
   #growFingerprint(tf: TailedFile): void {
     if (tf.file === null || tf.fingerprint.length >= this.#o.fingerprintBytes) return;
     if (tf.readPosition > tf.fingerprint.length) {
-      tf.fingerprint = fingerprintOf(tf.file, this.#o.fingerprintBytes, tf.readPosition);
+      tf.headGrew(fingerprintOf(tf.file, this.#o.fingerprintBytes, tf.readPosition));
     }
   }
 }

@@ -103,7 +103,7 @@ export class FileTable {
       if (known !== undefined) {
         // A tracked identity now lives under an included name: follow it.
         this.byPath.set(f.path, known);
-        known.currentPath = f.path;
+        known.movedTo(f.path);
         this.#observeSize(known, f.sizeBytes);
         continue;
       }
@@ -142,9 +142,7 @@ export class FileTable {
     if (tf.state === "active" && sizeBytes < tf.readPosition) {
       this.#events.push({ kind: "truncated", file: tf, reason: "size_shrank" });
     }
-    tf.lastSizeBytes = sizeBytes;
-    if (sizeBytes > tf.readPosition) tf.wantsRead = true;
-    if (tf.state === "waiting" && tf.wantsRead) tf.waitingSinceMs ??= this.#now();
+    tf.observedSize(sizeBytes, this.#now());
   }
 
   #track(f: FoundFile, offset: number, now: number): TailedFile {
@@ -159,9 +157,8 @@ export class FileTable {
       sizeBytes: f.sizeBytes,
       assembly: this.#o.assembler.open({ key: `${f.dev}:${f.ino}`, path: f.path, podPath }),
       maxLineHeadBytes: this.#o.maxLogSizeBytes + MAX_CRI_HEADER_BYTES,
+      nowMs: now,
     });
-    tf.lastDataMs = now;
-    tf.waitingSinceMs = now;
     this.byKey.set(tf.key, tf);
     this.byPath.set(f.path, tf);
     this.#o.metrics.filesDiscovered.inc();
@@ -185,9 +182,9 @@ export class FileTable {
     let open = 0;
     let waiting = 0;
     for (const tf of this.byKey.values()) {
-      if (tf.state === "waiting" && tf.wantsRead && tf.waitingSinceMs === null) tf.waitingSinceMs = now;
+      tf.startWaiting(now);
       if (tf.state === "active") {
-        if (!tf.isRotated && isCaughtUp(tf) && now - tf.lastDataMs >= this.#o.tail.closeInactiveMs) {
+        if (!tf.isRotated && tf.isCaughtUp() && now - tf.lastDataMs >= this.#o.tail.closeInactiveMs) {
           this.#release(tf, "close_inactive");
           this.#o.metrics.filesIdleClosed.inc();
         } else open++;
@@ -228,7 +225,7 @@ export class FileTable {
       for (const tf of this.byKey.values()) {
         if (released >= wanted) return released;
         if (tf.state !== "active" || tf.isRotated) continue;
-        const isCandidate = isSliceOver ? now - tf.openedAtMs >= DESCRIPTOR_SLICE_MS : isCaughtUp(tf);
+        const isCandidate = isSliceOver ? now - tf.openedAtMs >= DESCRIPTOR_SLICE_MS : tf.isCaughtUp();
         if (!isCandidate) continue;
         this.#release(tf, "max_open_files");
         released++;
@@ -240,21 +237,13 @@ export class FileTable {
   /** Closes a live file's descriptor; it waits (from its offset) until it has bytes to read again. */
   #release(tf: TailedFile, reason: "max_open_files" | "close_inactive"): void {
     this.closeFd(tf);
-    tf.state = "waiting";
-    tf.waitingSinceMs = tf.wantsRead || !tf.lines.isEmpty() ? this.#now() : null;
+    tf.released(this.#now());
     this.#o.metrics.descriptorsReleased.inc(1, reason);
   }
 
   /** Closes `tf`'s descriptor if it has one. */
   closeFd(tf: TailedFile): void {
-    if (tf.file === null) return;
-    try {
-      tf.file.close();
-    } catch {
-      // Already closed: nothing left to release.
-    }
-    tf.file = null;
-    this.#o.metrics.filesOpen.labels().value--;
+    if (tf.closeDescriptor()) this.#o.metrics.filesOpen.labels().value--;
   }
 
   /** Opens a waiting file at its offset; a vanished file is a counted loss. */
@@ -274,21 +263,10 @@ export class FileTable {
         return false;
       }
       const fingerprint = fingerprintOf(file, this.#o.tail.fingerprintBytes, tf.readPosition);
-      if (tf.wasOpened && !sameHead(tf.fingerprint, fingerprint)) {
-        // Re-identified on reopen: the inode now holds another file's head. Read it as new, from 0.
-        tf.readPosition = 0;
-        tf.lines.reset(0);
-      }
-      tf.file = file;
+      // Re-identified on reopen: when the inode now holds another file's head, it is read as new, from 0.
+      const isNewHead = tf.wasOpened && !sameHead(tf.fingerprint, fingerprint);
+      tf.opened(file, fingerprint, isNewHead, this.#now());
       this.#o.metrics.filesOpen.labels().value++;
-      tf.state = "active";
-      tf.wasOpened = true;
-      tf.openedAtMs = this.#now();
-      tf.waitingSinceMs = null;
-      tf.fingerprint = fingerprint;
-      file.seekSync(tf.readPosition, Deno.SeekMode.Start);
-      tf.wantsRead = true;
-      tf.isAtEof = false;
       return true;
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {
@@ -307,14 +285,10 @@ export class FileTable {
 
   #markRotated(tf: TailedFile, now: number): void {
     if (this.byPath.get(tf.currentPath) === tf) this.byPath.delete(tf.currentPath);
-    if (tf.isRotated) return;
-    tf.isRotated = true;
-    tf.rotatedAtMs = now;
-    tf.wantsRead = true;
+    if (!tf.rotated(now)) return;
     this.#o.metrics.rotations.inc();
     this.#events.push({ kind: "rotated", file: tf });
     if (tf.state === "waiting") {
-      tf.waitingSinceMs ??= now;
       // A file that held a descriptor before is found again under its rotated name by the adoption
       // below; opening it by its old path now would open the new file.
       if (!tf.wasOpened) this.#open(tf);
@@ -361,7 +335,7 @@ export class FileTable {
       this.#dropReusedIdentity(key, f.path);
       const tf = this.byKey.get(key);
       if (tf !== undefined) {
-        tf.currentPath = f.path;
+        tf.movedTo(f.path);
         continue;
       }
       // File times come from the kernel's coarse clock, up to a tick behind Date.now() (5 ms measured on
@@ -369,8 +343,7 @@ export class FileTable {
       if (this.drained.has(key) || f.mtimeMs < sinceMs - MTIME_SLACK_MS) continue;
       const adopted = this.#track({ ...f, path: f.path }, 0, now);
       this.byPath.delete(f.path);
-      adopted.isRotated = true;
-      adopted.rotatedAtMs = now;
+      adopted.rotated(now);
       this.#o.metrics.rotations.inc();
       this.#open(adopted);
     }
@@ -445,15 +418,12 @@ export class FileTable {
 
   #resumeOne(cursor: CursorValue, found: FoundFile, now: number): void {
     const tf = this.#track(found, cursor.offset, now);
-    tf.committedOffset = cursor.offset;
-    tf.committedFingerprintLength = cursor.fingerprintLength;
-    tf.committedGuardHash = cursor.guardHash;
+    tf.resumedAt(cursor);
     const isIncluded = this.#o.discovery.isWanted(found.path) && !/\.log\.\d/.test(found.path);
     if (!isIncluded) {
       // Renamed while we were down: drain it and let it go.
       this.byPath.delete(found.path);
-      tf.isRotated = true;
-      tf.rotatedAtMs = now;
+      tf.rotated(now);
       this.#o.metrics.rotations.inc();
     }
     if (!this.#open(tf)) return;
@@ -464,12 +434,6 @@ export class FileTable {
       this.#events.push({ kind: "truncated", file: tf, reason: "guard_mismatch" });
     }
   }
-}
-
-/** A live file with nothing left to read or assemble right now. */
-function isCaughtUp(tf: TailedFile): boolean {
-  return tf.isAtEof && !tf.wantsRead && tf.lines.isEmpty() &&
-    tf.assembly.pendingStartOffset() === Infinity;
 }
 
 /** Whether two head fingerprints of equal length differ (a grown head is the same file). */

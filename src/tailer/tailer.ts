@@ -79,6 +79,7 @@ export class Tailer implements Component {
   #loop: Promise<void> | null = null;
   #watch: Promise<void> | null = null;
   #wakeResolve: (() => void) | null = null;
+  #isWakePending = false;
   #isScanRequested = true;
   /** Extra scans after an event for an unknown path: a file created right after `mkdir -p` of its
    * directory is often not reported by the watcher, so the directory's event is followed up. */
@@ -119,8 +120,9 @@ export class Tailer implements Component {
     });
   }
 
-  /** Wakes the read loop (a watch event). */
+  /** Wakes the read loop (a watch event). A wake while the loop is busy makes its next sleep return at once. */
   wake(): void {
+    this.#isWakePending = true;
     const resolve = this.#wakeResolve;
     this.#wakeResolve = null;
     resolve?.();
@@ -251,8 +253,11 @@ export class Tailer implements Component {
     for (const tf of this.#files.byKey.values()) {
       if (tf.quarantinedUntilMs > now) wait = Math.min(wait, tf.quarantinedUntilMs - now);
       if (tf.gatedUntilMs > now) wait = Math.min(wait, tf.gatedUntilMs - now);
-      if (tf.state === "waiting" && tf.waitingSinceMs !== null) wait = Math.min(wait, DESCRIPTOR_POLL_MS);
+      if (tf.state === "waiting" && (tf.waitingSinceMs !== null || tf.wantsRead)) {
+        wait = Math.min(wait, DESCRIPTOR_POLL_MS);
+      }
       if (tf.state !== "active") continue;
+      if (tf.wantsRead && tf.quarantinedUntilMs <= now && tf.gatedUntilMs <= now) wait = 0;
       // Wake just after the oldest partial record's timeout (flushExpired wants strictly past it).
       wait = Math.min(wait, tf.assembly.nextExpiryMs() + 1 - now);
       if (tf.isRotated) wait = Math.min(wait, ROTATED_POLL_MS);
@@ -263,6 +268,10 @@ export class Tailer implements Component {
 
   /** Sleeps until `ms` passed, a watch event, or a batch settled (progress: backpressure may have eased). */
   #sleep(ms: number): Promise<void> {
+    if (this.#isWakePending) {
+      this.#isWakePending = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       let isDone = false;
       const done = (): void => {
@@ -270,6 +279,7 @@ export class Tailer implements Component {
         isDone = true;
         clearTimeout(timer);
         this.#wakeResolve = null;
+        this.#isWakePending = false;
         resolve();
       };
       const timer = setTimeout(done, ms);
@@ -283,10 +293,7 @@ export class Tailer implements Component {
     for (const path of paths) {
       const tf = this.#files.byPath.get(path);
       if (tf === undefined) isUnknown = true;
-      else {
-        tf.wantsRead = true;
-        tf.needsStat = true;
-      }
+      else tf.notified();
     }
     if (isUnknown) {
       this.#isScanRequested = true;
@@ -322,9 +329,8 @@ export class Tailer implements Component {
     const now = this.#now();
     const draining = new Set<string>();
     for (const tf of this.#files.byKey.values()) {
-      if (tf.state === "active" && tf.isRotated && (tf.wantsRead || !tf.isAtEof)) {
-        draining.add(tf.originalPath);
-      }
+      const isDraining = tf.state === "active" && tf.isRotated && tf.wantsRead;
+      if (isDraining && tf.quarantinedUntilMs <= now) draining.add(tf.originalPath);
     }
     const gate = this.#o.readGate;
     for (const tf of this.#files.byKey.values()) {
@@ -334,7 +340,7 @@ export class Tailer implements Component {
       if (gate !== undefined) {
         const waitMs = gate({ fileKey: tf.key, podPath: tf.podPath }, now);
         if (waitMs > 0) {
-          tf.gatedUntilMs = now + waitMs;
+          tf.gatedUntil(now + waitMs);
           continue;
         }
       }
@@ -357,16 +363,10 @@ export class Tailer implements Component {
   async #readFileSafely(tf: TailedFile): Promise<boolean> {
     try {
       const didRead = await this.#readChunk(tf);
-      tf.quarantineBackoffMs = 0;
+      tf.readSucceeded();
       return didRead;
     } catch (err) {
-      const now = this.#now();
-      tf.quarantineBackoffMs = Math.min(
-        QUARANTINE_MAX_MS,
-        tf.quarantineBackoffMs === 0 ? QUARANTINE_FIRST_MS : tf.quarantineBackoffMs * 2,
-      );
-      tf.quarantinedUntilMs = now + tf.quarantineBackoffMs;
-      tf.wantsRead = true;
+      tf.quarantined(this.#now(), QUARANTINE_FIRST_MS, QUARANTINE_MAX_MS);
       this.#lastError = `${tf.currentPath}: ${toError(err).message}`;
       this.#o.ledger.quarantined(tf.currentPath, "internal_error", err);
       return false;
@@ -381,38 +381,23 @@ export class Tailer implements Component {
 
   /** Reads one chunk of `tf` and assembles its whole lines; false at EOF. */
   async #readChunk(tf: TailedFile): Promise<boolean> {
-    const buf = this.#buf;
-    const carryLength = tf.lines.prefill(buf);
-    let n: number | null;
-    // Consume the flag before the await: a watch event that arrives while the read is in flight sets it
-    // again and is not lost.
-    tf.wantsRead = false;
-    try {
-      n = await tf.file!.read(buf.subarray(carryLength));
-    } catch (err) {
-      this.#countReadError(tf, err);
+    const outcome = await tf.read(this.#buf, this.#now);
+    if (outcome.kind === "error") {
+      this.#countReadError(tf, outcome.error);
       return false;
     }
-    const now = this.#now();
-    if (n === null || n === 0) {
-      tf.isAtEof = true;
-      if (tf.needsStat) {
-        // A write event that brought no bytes: the file may have been truncated in place.
-        tf.needsStat = false;
-        const size = fileSize(tf);
-        if (size < tf.readPosition && !tf.isRotated) this.#restartTruncated(tf, "size_shrank");
+    if (outcome.kind === "eof") {
+      // A write event that brought no bytes: the file may have been truncated in place.
+      if (outcome.shouldCheckTruncation && !tf.isRotated && fileSize(tf) < tf.readPosition) {
+        this.#restartTruncated(tf, "size_shrank");
       }
       return false;
     }
-    // A short read of a regular file means we reached its end: skip the extra read that would say so.
-    const isShortRead = n < buf.length - carryLength;
-    tf.isAtEof = isShortRead;
-    if (!isShortRead) tf.wantsRead = true;
-    tf.lastDataMs = now;
-    tf.readPosition += n;
-    if (tf.readPosition > tf.lastSizeBytes) tf.lastSizeBytes = tf.readPosition;
-    this.#o.metrics.bytesRead.inc(n);
-    if (tf.lines.push(buf, carryLength + n, this.#lineSink(tf, now))) this.#o.metrics.longLines.inc();
+    const { bytes, readBytes } = outcome.chunk;
+    this.#o.metrics.bytesRead.inc(readBytes);
+    if (tf.lines.push(this.#buf, bytes.length, this.#lineSink(tf, this.#now()))) {
+      this.#o.metrics.longLines.inc();
+    }
     return true;
   }
 
@@ -472,15 +457,9 @@ export class Tailer implements Component {
 
   #restartTruncated(tf: TailedFile, reason: "size_shrank" | "guard_mismatch"): void {
     tf.assembly.flush("truncated_file", this.#now());
-    tf.lines.reset(0);
-    tf.readPosition = 0;
-    tf.isAtEof = false;
-    tf.wantsRead = true;
-    tf.file?.seekSync(0, Deno.SeekMode.Start);
     // The old head is gone: commit the new one, or after a restart the file's cursor no longer matches it
     // (taken for a reused inode: its bytes read again, its old size counted as lost).
-    if (tf.file !== null) tf.fingerprint = fingerprintOf(tf.file, this.#tail.fingerprintBytes, 0);
-    tf.committedFingerprintLength = -1;
+    tf.restartedFromZero(tf.file !== null ? fingerprintOf(tf.file, this.#tail.fingerprintBytes, 0) : null);
     this.#o.metrics.truncations.inc(1, reason);
     this.#o.logger.limited("info", `truncated:${tf.key}`, "Log file truncated; reading it again from 0", {
       path: tf.currentPath,
@@ -502,14 +481,10 @@ export class Tailer implements Component {
       if (tf.state !== "active") continue;
       if (tf.isAtEof && !tf.wantsRead && now > tf.assembly.nextExpiryMs()) tf.assembly.flushExpired(now);
       if (!tf.isRotated) continue;
-      if (
-        tf.isAtEof && !tf.wantsRead && now - tf.lastPollMs >= ROTATED_POLL_MS &&
-        pollSize(tf, now) > tf.readPosition
-      ) {
+      if (tf.isAtEof && !tf.wantsRead && now - tf.lastPollMs >= ROTATED_POLL_MS) {
         // The runtime keeps writing to the old descriptor for a moment after kubelet's rename, and no
         // watch event names our path for it any more: poll the size until the file is closed.
-        tf.wantsRead = true;
-        tf.isAtEof = false;
+        tf.polled(fileSize(tf), now);
       }
       const isDrainedToEof = tf.isAtEof && !tf.wantsRead;
       if (isDrainedToEof && now - Math.max(tf.rotatedAtMs, tf.lastDataMs) >= this.#tail.rotateWaitMs) {
@@ -523,8 +498,7 @@ export class Tailer implements Component {
           const size = fileSize(tf);
           const unread = Math.max(0, size - tf.readPosition) + tf.lines.pendingBytes();
           this.#o.ledger.lost(tf.currentPath, unread, isPaused ? "deleted_while_paused" : "drain_deadline");
-          tf.lines.reset(size);
-          tf.readPosition = size;
+          tf.skippedTo(size);
           this.#finishRotated(tf, "deleted_eof", now);
         } else isStalled = true;
       }
@@ -540,7 +514,7 @@ export class Tailer implements Component {
     // A last line the writer never ended with "\n" (or a long line cut by the end): ship it rather than lose it.
     tf.lines.finish(this.#lineSink(tf, now));
     this.#files.closeFd(tf);
-    tf.state = "closed";
+    tf.finished();
   }
 
   // ---- cursors ---------------------------------------------------------------------------------
@@ -568,11 +542,6 @@ function isDeleted(tf: TailedFile): boolean {
   } catch {
     return false;
   }
-}
-
-function pollSize(tf: TailedFile, now: number): number {
-  tf.lastPollMs = now;
-  return fileSize(tf);
 }
 
 function fileSize(tf: TailedFile): number {

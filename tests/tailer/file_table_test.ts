@@ -111,7 +111,8 @@ Deno.test("file table scan returns a truncated event for a file that shrank unde
     log.write("stdout", "a long enough line");
     table.scan(true, Date.now());
     const tf = table.byPath.get(log.path)!;
-    tf.readPosition = tf.lastSizeBytes;
+    const read = await tf.read(new Uint8Array(1024), Date.now);
+    assert.equal(read.kind, "chunk");
     await Deno.truncate(log.path, 0);
     const events = table.scan(false, Date.now());
     assert.deepEqual(events.map((e) => e.kind === "truncated" ? e.reason : e.kind), ["size_shrank"]);
@@ -133,15 +134,16 @@ Deno.test("file table scan returns a refused event for a symlink that leaves the
 });
 
 Deno.test("file table gives descriptors to waiting files by releasing caught-up ones at the cap", async () => {
-  await withTable(1, (table, root) => {
+  await withTable(1, async (table, root) => {
     const logs = [5, 6].map((i) => new ContainerLog(root, spec(i)));
     logs.forEach((l) => l.write("stdout", "x"));
     const now = Date.now();
     table.scan(true, now);
     const [a, b] = [...table.byKey.values()];
     assert.deepEqual([a.state, b.state], ["active", "waiting"]);
-    a.isAtEof = true;
-    a.wantsRead = false;
+    // Read to its end (a short read): caught up.
+    assert.equal((await a.read(new Uint8Array(1024), Date.now)).kind, "chunk");
+    assert.ok(a.isCaughtUp());
     table.balanceDescriptors(now);
     assert.deepEqual([a.state, b.state], ["waiting", "active"]);
     assert.ok(table.oldestDescriptorWaitMs(now) === 0);
