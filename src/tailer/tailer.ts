@@ -309,13 +309,18 @@ export class Tailer implements Component {
    * Everything read and not yet acknowledged: the export queue's bytes (queued records, sealed batches,
    * requests in flight) plus what files hold (carries, long-line heads, stitch pieces).
    */
-  #memoryBytes(): number {
+  #heldBytes(): number {
     let held = 0;
-    for (const tf of this.#files.byKey.values()) if (tf.state === "active") held += tf.heldBytes();
+    for (const tf of this.#files.byKey.values()) if (tf.state !== "closed") held += tf.heldBytes();
+    return held;
+  }
+
+  /** `heldBytes` (what files hold) plus the export queue's bytes; updates the gauges. */
+  #memoryBytes(heldBytes: number): number {
     const queued = this.#o.exportQueue.inflightBytes();
-    this.#o.metrics.memoryBytes.set(held, "files");
+    this.#o.metrics.memoryBytes.set(heldBytes, "files");
     this.#o.metrics.memoryBytes.set(queued, "export");
-    return held + queued;
+    return heldBytes + queued;
   }
 
   /**
@@ -333,6 +338,7 @@ export class Tailer implements Component {
       if (isDraining && tf.quarantinedUntilMs <= now) draining.add(tf.originalPath);
     }
     const gate = this.#o.readGate;
+    let held = this.#heldBytes();
     for (const tf of this.#files.byKey.values()) {
       if (tf.state !== "active" || !tf.wantsRead) continue;
       if (!tf.isRotated && draining.has(tf.originalPath)) continue;
@@ -344,7 +350,7 @@ export class Tailer implements Component {
           continue;
         }
       }
-      if (this.#memoryBytes() >= this.#o.config.memoryLimitBytes) {
+      if (this.#memoryBytes(held) >= this.#o.config.memoryLimitBytes) {
         if (this.#pausedSinceMs === null) {
           this.#pausedSinceMs = this.#now();
           this.#o.metrics.backpressurePauses.inc();
@@ -352,7 +358,10 @@ export class Tailer implements Component {
         break;
       }
       this.#endPause();
+      // Counted once per round, then kept up to date per read: O(files) per round, not per read.
+      const before = tf.heldBytes();
       if (await this.#readFileSafely(tf)) didRead = true;
+      held += tf.heldBytes() - before;
       if (this.#abort.signal.aborted) break;
     }
     this.#flushCounts();
