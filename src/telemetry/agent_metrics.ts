@@ -41,6 +41,7 @@ export interface AgentMetrics {
   cursorCommits: Counter;
   cursorCommitFailures: Counter;
   cursorsTracked: Gauge;
+  cursorLockWaiting: Gauge;
   // k8s + enrich
   watchEvents: Counter;
   watchRestarts: Counter;
@@ -94,6 +95,10 @@ export function createAgentMetrics(registry: MetricsRegistry): AgentMetrics {
     cursorCommits: c("cursor_commits_total", "Cursor store commits that succeeded"),
     cursorCommitFailures: c("cursor_commit_failures_total", "Cursor store commits that failed"),
     cursorsTracked: g("cursors_tracked", "Cursors held in the cursor store"),
+    cursorLockWaiting: g(
+      "cursor_lock_waiting",
+      "1 while this agent waits for another agent to release the cursor store lock, else 0",
+    ),
     watchEvents: c("k8s_watch_events_total", "Pod watch events (by type)", ["type"]),
     watchRestarts: c("k8s_watch_restarts_total", "Pod list/watch restarts (by reason)", ["reason"]),
     podsCached: g("k8s_pods_cached", "Pods held in the metadata cache"),
