@@ -3,6 +3,13 @@
  * that has a budget, held in an LRU bounded by `max_keys`, and a decision per record: admit, drop, or
  * delay. Pure: time is a parameter, no timers, no I/O; the stage around it acts on the decision.
  *
+ * `delay` never holds a record. A record over a delay budget has already been read, so it goes on with
+ * its tokens borrowed (the bucket goes into debt), and the namespace's files are not read again until the
+ * refill has paid the debt back ({@linkcode NamespaceLimiter.msUntilReadable}, the read loop's `readGate`).
+ * The long-run rate is exactly the budget; the excess over the burst is at most what one read round had
+ * already read from the namespace's files. The alternative, holding records in memory until tokens
+ * return, would let paused namespaces fill `memory_limit` and stall every other namespace with them.
+ *
  * @module
  */
 
@@ -15,7 +22,10 @@ import { TokenBucket } from "./token_bucket.ts";
 export const ADMIT = 0;
 /** The namespace is over its `drop` budget: drop the record (counted here, per namespace). */
 export const DROP = 1;
-/** The namespace is over its `delay` budget: hold the record and stop reading the namespace's files. */
+/**
+ * The namespace is over its `delay` budget: the record goes on (its tokens borrowed), and the namespace's
+ * files must not be read until {@linkcode NamespaceLimiter.msUntilReadable} is 0.
+ */
 export const DELAY = 2;
 
 /** What {@linkcode NamespaceLimiter.decide} says about one record. */
@@ -69,7 +79,7 @@ interface NamespaceKey {
   bytes: TokenBucket | null;
   /** The last decision for this namespace was DROP or DELAY. */
   isLimited: boolean;
-  /** When the current run of DELAY decisions began (null: not delaying). */
+  /** When the namespace's files were paused for its delay budget (null: not paused). */
   delayedSinceMs: number | null;
   // Series resolved once per key, so counting a drop is two property adds.
   droppedRecords: Series | null;
@@ -87,8 +97,8 @@ const NO_SERIES = null;
  * - A record passes when the namespace's record bucket holds one token and (with `bytes_per_second`) its
  *   byte bucket holds the record's size (capped at `burst_bytes`, so an oversized record waits for a full
  *   bucket instead of forever).
- * - Over budget: `on_limit: drop` drops (counted in records and bytes per namespace), `on_limit: delay`
- *   tells the caller to hold the record and pause the namespace's files until {@linkcode msUntilAdmit}.
+ * - Over budget: `on_limit: drop` drops (counted in records and bytes per namespace); `on_limit: delay`
+ *   lets the record go on in debt and pauses the namespace's files until {@linkcode msUntilReadable} is 0.
  * - Keys live in an LRU of `maxKeys`. Evicting an idle key loses nothing (a new one starts full, as the old
  *   one was); evicting one still limited lets that namespace burst again, so it raises
  *   `RateLimitCardinality` until no such eviction happened for {@linkcode CARDINALITY_CLEAR_MS}.
@@ -140,8 +150,7 @@ export class NamespaceLimiter {
 
   /**
    * Decides one record of `sizeBytes` from `namespace` at `nowMs`: {@linkcode ADMIT} (tokens taken),
-   * {@linkcode DROP} (counted) or {@linkcode DELAY} (nothing taken; ask again after
-   * {@linkcode msUntilAdmit}).
+   * {@linkcode DROP} (counted) or {@linkcode DELAY} (tokens borrowed; pause the namespace's files).
    */
   decide(namespace: string, sizeBytes: number, nowMs: number): LimitDecision {
     const key = namespace === this.#lastNamespace ? this.#lastKey : this.#lookup(namespace, nowMs);
@@ -159,23 +168,26 @@ export class NamespaceLimiter {
       if (key.droppedBytes !== null) key.droppedBytes.value += sizeBytes;
       return DROP;
     }
+    key.records.borrow(1);
+    bytes?.borrow(sizeBytes);
     key.delayedSinceMs ??= nowMs;
     return DELAY;
   }
 
   /**
-   * Milliseconds from `nowMs` until a record of `sizeBytes` from `namespace` would be admitted; 0 when it
-   * would be now or the namespace is not limited. Takes nothing.
+   * Milliseconds from `nowMs` until the files of `namespace` may be read again; 0 when they may be now
+   * (always for a namespace without a delay budget). Made for the read loop's `readGate`: the first call
+   * that finds the debt paid ends the namespace's delay.
    */
-  msUntilAdmit(namespace: string, sizeBytes: number, nowMs: number): number {
+  msUntilReadable(namespace: string, nowMs: number): number {
     const key = this.#keys.peek(namespace);
-    if (key === undefined) return 0;
-    const recordsMs = key.records.msUntil(1, nowMs);
-    const bytesMs = key.bytes === null ? 0 : key.bytes.msUntil(sizeBytes, nowMs);
-    return recordsMs > bytesMs ? recordsMs : bytesMs;
+    if (key === undefined || key.delayedSinceMs === null) return 0;
+    const ms = this.#msUntilReadable(key, nowMs);
+    if (ms === 0) this.#endLimit(key, nowMs);
+    return ms;
   }
 
-  /** Whether `namespace` is limited at `nowMs`: its last decision was not ADMIT and it has no tokens yet. */
+  /** Whether `namespace` is over its budget at `nowMs` (its last decision was not ADMIT and it has no tokens). */
   isLimited(namespace: string, nowMs: number): boolean {
     const key = this.#keys.peek(namespace);
     return key !== undefined && this.#isLimitedNow(key, nowMs);
@@ -191,8 +203,11 @@ export class NamespaceLimiter {
     let delay = 0;
     for (const key of this.#keys.values()) {
       if (key.delayedSinceMs !== null) {
-        this.#addDelay(key, nowMs);
-        key.delayedSinceMs = nowMs;
+        if (this.#msUntilReadable(key, nowMs) === 0) this.#endLimit(key, nowMs);
+        else {
+          this.#addDelay(key, nowMs);
+          key.delayedSinceMs = nowMs;
+        }
       }
       if (!this.#isLimitedNow(key, nowMs)) continue;
       if (key.budget.onLimit === "drop") drop++;
@@ -276,8 +291,14 @@ export class NamespaceLimiter {
   }
 
   #isLimitedNow(key: NamespaceKey, nowMs: number): boolean {
-    if (key.delayedSinceMs !== null) return true;
-    return key.isLimited && !key.records.has(1, nowMs);
+    return key.isLimited && this.#msUntilReadable(key, nowMs) > 0;
+  }
+
+  // Until one record's token is back and any byte debt is paid.
+  #msUntilReadable(key: NamespaceKey, nowMs: number): number {
+    const recordsMs = key.records.msUntil(1, nowMs);
+    const bytesMs = key.bytes === null ? 0 : key.bytes.msUntil(1, nowMs);
+    return recordsMs > bytesMs ? recordsMs : bytesMs;
   }
 
   #onEvict(key: NamespaceKey): void {

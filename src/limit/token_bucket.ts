@@ -19,9 +19,10 @@ export interface TokenBucketOptions {
  * Refills lazily at every call from the elapsed time, so an idle bucket costs nothing.
  *
  * Invariants (tests/limit/token_bucket_test.ts checks them as properties): the tokens never exceed the
- * capacity and never go below zero; over any interval the cost taken is at most the capacity plus the
- * rate times the interval. A cost larger than the capacity is charged as the capacity (it passes once the
- * bucket is full), so one oversized record cannot block its key forever.
+ * capacity, and never go below zero unless {@linkcode borrow} put the bucket in debt; since the start, the
+ * cost charged plus the tokens held is at most the capacity plus the rate times the elapsed time. A cost
+ * larger than the capacity is charged as the capacity (it passes once the bucket is full), so one
+ * oversized record cannot block its key forever.
  *
  * @example
  * ```ts
@@ -67,6 +68,15 @@ export class TokenBucket {
   take(cost: number): void {
     const charged = cost < this.capacity ? cost : this.capacity;
     this.#tokens = this.#tokens > charged ? this.#tokens - charged : 0;
+  }
+
+  /**
+   * Takes `cost` (capped at the capacity) even when the bucket does not hold it, leaving it in debt
+   * (negative): the refill pays the debt back before {@linkcode has} is true again, so the long-run rate
+   * holds. For callers that cannot refuse what they already hold (the limiter's `delay` mode).
+   */
+  borrow(cost: number): void {
+    this.#tokens -= cost < this.capacity ? cost : this.capacity;
   }
 
   /** Takes `cost` (capped at the capacity) when the bucket holds it; true when taken. */

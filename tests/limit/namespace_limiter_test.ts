@@ -75,7 +75,8 @@ const CASES: {
       { namespace: "a", atMs: 0, want: ADMIT },
       { namespace: "a", atMs: 0, want: DELAY },
       { namespace: "b", atMs: 0, want: ADMIT },
-      { namespace: "a", atMs: 100, want: ADMIT },
+      { namespace: "a", atMs: 100, want: DELAY }, // the borrowed token is paid back first
+      { namespace: "a", atMs: 300, want: ADMIT },
     ],
   },
   {
@@ -149,7 +150,7 @@ Deno.test("namespace limiter counts drops per namespace in records and bytes", (
   assert.equal(metrics.droppedBytes.get("noisy"), 1000);
 });
 
-Deno.test("namespace limiter says when a delayed namespace may go on and counts the delay in seconds", () => {
+Deno.test("namespace limiter lets a delayed record go on in debt, pauses its namespace until the debt is paid, and counts the pause", () => {
   const { metrics } = limiterMetrics();
   const limiter = new NamespaceLimiter({
     defaultBudget: budget({ onLimit: "delay", burstRecords: 1, recordsPerSecond: 4 }),
@@ -157,18 +158,29 @@ Deno.test("namespace limiter says when a delayed namespace may go on and counts 
     metrics,
   });
   assert.equal(limiter.decide("slow", 10, 1000), ADMIT);
-  assert.equal(limiter.decide("slow", 10, 1000), DELAY);
+  assert.equal(limiter.msUntilReadable("slow", 1000), 0); // out of tokens, but nothing borrowed yet
+  assert.equal(limiter.decide("slow", 10, 1000), DELAY); // read in the same round: goes on, borrowed
   assert.equal(limiter.isLimited("slow", 1000), true);
-  assert.equal(limiter.msUntilAdmit("slow", 10, 1000), 250);
-  assert.equal(limiter.msUntilAdmit("other", 10, 1000), 0);
-  limiter.collect(1100); // a scrape in the middle of the delay adds the time so far
+  assert.equal(limiter.msUntilReadable("slow", 1000), 500);
+  assert.equal(limiter.msUntilReadable("other", 1000), 0);
+  limiter.collect(1100); // a scrape in the middle of the pause adds the time so far
   assert.equal(metrics.delayedSeconds.get("slow"), 0.1);
   assert.equal(metrics.limitedNamespaces.get("delay"), 1);
-  assert.equal(limiter.decide("slow", 10, 1250), ADMIT);
-  assert.equal(metrics.delayedSeconds.get("slow"), 0.25);
-  assert.equal(limiter.isLimited("slow", 1250), false);
-  limiter.collect(1250);
+  assert.equal(limiter.msUntilReadable("slow", 1250), 250);
+  assert.equal(limiter.msUntilReadable("slow", 1500), 0);
+  assert.equal(metrics.delayedSeconds.get("slow"), 0.5);
+  assert.equal(limiter.isLimited("slow", 1500), false);
+  assert.equal(limiter.decide("slow", 10, 1500), ADMIT);
+  limiter.collect(1500);
   assert.equal(metrics.limitedNamespaces.get("delay"), 0);
+  assert.equal(metrics.delayedSeconds.get("slow"), 0.5);
+});
+
+Deno.test("namespace limiter never pauses reading for a drop budget", () => {
+  const limiter = new NamespaceLimiter({ defaultBudget: budget({ burstRecords: 1 }), maxKeys: 10 });
+  limiter.decide("noisy", 1, 0);
+  assert.equal(limiter.decide("noisy", 1, 0), DROP);
+  assert.equal(limiter.msUntilReadable("noisy", 0), 0);
 });
 
 Deno.test("namespace limiter gauges the namespaces limited now, by on_limit", () => {
@@ -262,7 +274,7 @@ Deno.test("namespace limiter forgets the last namespace when its key is evicted"
   assert.equal(limiter.decide("a", 1, 0), DROP);
 });
 
-Deno.test("namespace limiter admits per namespace at most burst plus rate times elapsed, and never drops under delay (property)", () => {
+Deno.test("namespace limiter passes per namespace at most burst plus rate times elapsed, and never drops under delay (property)", () => {
   const namespaceArb = fc.constantFrom("a", "b", "c", "d");
   const budgetArb = fc.record({
     recordsPerSecond: fc.double({ min: 0.5, max: 5000, noNaN: true }),
@@ -286,10 +298,12 @@ Deno.test("namespace limiter admits per namespace at most burst plus rate times 
       ),
       (namespaceBudgets, defaultBudget, maxKeys, records) => {
         const limiter = new NamespaceLimiter({ namespaceBudgets, defaultBudget, maxKeys });
-        const admitted = new Map<string, number>();
+        const passed = new Map<string, number>();
         let nowMs = 0;
         for (const r of records) {
           nowMs += r.advanceMs;
+          // The read loop honours readGate: a paused namespace's records stay in its files for now.
+          if (limiter.msUntilReadable(r.namespace, nowMs) > 0) continue;
           const decision = limiter.decide(r.namespace, r.sizeBytes, nowMs);
           const b = namespaceBudgets[r.namespace] ?? defaultBudget;
           if (decision !== ADMIT) limitedCount++;
@@ -298,11 +312,19 @@ Deno.test("namespace limiter admits per namespace at most burst plus rate times 
             continue;
           }
           if (decision === DROP && b.onLimit !== "drop") return false;
-          if (decision === DELAY && b.onLimit !== "delay") return false;
-          if (decision === ADMIT) admitted.set(r.namespace, (admitted.get(r.namespace) ?? 0) + 1);
-          // With at least as many keys as namespaces nothing is evicted, so the bound is exact.
-          const n = admitted.get(r.namespace) ?? 0;
-          if (maxKeys >= 4 && n > b.burstRecords + (b.recordsPerSecond * nowMs) / 1000 + 1e-9) return false;
+          if (
+            decision === DELAY && (b.onLimit !== "delay" || limiter.msUntilReadable(r.namespace, nowMs) === 0)
+          ) {
+            return false;
+          }
+          if (decision !== DROP) passed.set(r.namespace, (passed.get(r.namespace) ?? 0) + 1);
+          // With at least as many keys as namespaces nothing is evicted, so the bound is exact: the burst,
+          // the refill, and for delay the one record that went on in debt before the pause.
+          const n = passed.get(r.namespace) ?? 0;
+          const slack = b.onLimit === "delay" ? 1 : 0;
+          if (maxKeys >= 4 && n > b.burstRecords + (b.recordsPerSecond * nowMs) / 1000 + slack + 1e-9) {
+            return false;
+          }
         }
         return true;
       },

@@ -159,3 +159,27 @@ Deno.test("token bucket admits a cost exactly when msUntil says it can (property
     ),
   );
 });
+
+Deno.test("token bucket in debt charges no more than its capacity plus its rate times the elapsed time minus what it holds (property)", () => {
+  let debts = 0;
+  assertProperty(
+    fc.property(bucketArb, fc.array(fc.boolean(), { minLength: 200, maxLength: 200 }), (b, isBorrow) => {
+      const bucket = new TokenBucket({ ratePerSecond: b.ratePerSecond, capacity: b.capacity, nowMs: 0 });
+      let nowMs = 0;
+      let charged = 0;
+      for (const [i, step] of b.steps.entries()) {
+        nowMs += Math.max(0, step.advanceMs);
+        if (isBorrow[i]) {
+          bucket.borrow(step.cost);
+          charged += Math.min(step.cost, b.capacity);
+        } else if (bucket.tryTake(step.cost, nowMs)) charged += Math.min(step.cost, b.capacity);
+        const tokens = bucket.tokens(nowMs);
+        if (tokens < 0) debts++;
+        const allowance = b.capacity + (b.ratePerSecond / 1000) * nowMs;
+        if (tokens > b.capacity || charged + tokens > allowance + 1e-6 * allowance) return false;
+      }
+      return true;
+    }),
+  );
+  assert.ok(debts > 0, "the generator never put a bucket in debt");
+});
