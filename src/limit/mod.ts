@@ -12,3 +12,4 @@ export {
   OTHER_NAMESPACES_LABEL,
 } from "./namespace_limiter.ts";
 export { TokenBucket, type TokenBucketOptions } from "./token_bucket.ts";
+export { type LimitOrigin, type LimitSink, LimitStage, type LimitStageOptions } from "./limit_stage.ts";
