@@ -74,8 +74,8 @@ const RULES = `## Rules across options
   \`namespaces.*\` entries are namespace names, optionally with \`*\`.
 - \`k8s.pod_labels\`/\`k8s.pod_annotations\` entries are metadata keys (\`[prefix/]name\`) or \`/regex/\`.
 - \`egress_rate_limit.default\` and each \`egress_rate_limit.namespace_budgets.<namespace>\` is a budget:
-  \`records_per_second\` (required, > 0, fractions allowed), \`bytes_per_second\` (a size per second, > 0;
-  absent: no byte limit), \`burst_records\` (an integer >= 1; default one second of records), \`burst_bytes\`
+  \`records_per_second\` (required, > 0, fractions allowed), \`bytes_per_second\` (a size per second, > 0,
+  counted as record body bytes plus a small fixed overhead per record; absent: no byte limit), \`burst_records\` (an integer >= 1; default one second of records), \`burst_bytes\`
   (a size >= 1B, only with \`bytes_per_second\`; default one second of bytes) and \`on_limit\` (\`drop\`:
   the excess is dropped and counted per namespace, its bytes count as done for the cursor; \`delay\`, the
   default: the namespace's files are not read until tokens return, nothing is lost). A namespace without an

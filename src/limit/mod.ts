@@ -13,3 +13,9 @@ export {
 } from "./namespace_limiter.ts";
 export { TokenBucket, type TokenBucketOptions } from "./token_bucket.ts";
 export { type LimitOrigin, type LimitSink, LimitStage, type LimitStageOptions } from "./limit_stage.ts";
+export {
+  buildEgressBudgets,
+  type BuildEgressBudgetsOptions,
+  type EgressBudgets,
+  RATE_LIMIT_DROP_REASON,
+} from "./build.ts";

@@ -17,6 +17,7 @@ interface Scene extends AsyncDisposable {
   /** One container per namespace. */
   log(namespace: string): ContainerLog;
   start(yamlLines: string[]): AgentProcess;
+  /** One series from /metrics (0 when absent, NaN while the agent does not answer yet). */
   metric(series: string): Promise<number>;
   readonly base: string;
   /** Bodies received so far that start with `prefix`. */
@@ -67,7 +68,8 @@ async function scene(): Promise<Scene> {
       agents.push(agent);
       return agent;
     },
-    metric: (series) => readMetric(base, series),
+    // NaN until the agent listens, so a wait on it keeps waiting.
+    metric: (series) => readMetric(base, series).catch(() => NaN),
     received: (prefix) =>
       sink.records.map((r) => String(r.record.body)).filter((body) => body.startsWith(prefix)),
     async [Symbol.asyncDispose]() {
