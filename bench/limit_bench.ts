@@ -10,7 +10,9 @@
  */
 
 import type { RateBudget } from "../src/config/mod.ts";
-import { NamespaceLimiter } from "../src/limit/mod.ts";
+import { LimitStage, NamespaceLimiter } from "../src/limit/mod.ts";
+import { parsePodLogPath } from "../src/discovery/mod.ts";
+import type { PodLogPath } from "../src/record.ts";
 import { createAgentMetrics } from "../src/telemetry/agent_metrics.ts";
 import { MetricsRegistry } from "../src/telemetry/metrics.ts";
 import { seededRandom } from "./_seeded_random.ts";
@@ -119,6 +121,26 @@ for (const { name, limiter, input, isBaseline } of cases) {
     fn: () => decideBatch(limiter, input),
   });
 }
+
+// The whole stage as the agent runs it: namespace from the origin's pod path, Date.now per record.
+function podPathOf(namespace: string): PodLogPath {
+  const parsed = parsePodLogPath(`/var/log/pods/${namespace}_p_0f8e1a2b-1111-2222-3333-444455556666/c/0.log`);
+  if (!parsed.ok) throw new Error(`Bad bench path for ${namespace}`);
+  return parsed.value;
+}
+const ORIGINS = MIX_50.namespaces.map((ns, i) => ({ sizeBytes: MIX_50.sizes[i], podPath: podPathOf(ns) }));
+const stage = new LimitStage<number, { sizeBytes: number; podPath: PodLogPath | null }>({
+  limiter: limiterWith({ defaultBudget: GENEROUS }),
+  next: { push: (record) => sink += record },
+  onDropped: () => sink--,
+});
+Deno.bench({
+  name: `limit: LimitStage.push ${BATCH} records, 50 namespaces under budget (Date.now per record)`,
+  group: "limit: decide 1000 records (us per iteration = ns per record)",
+  fn: () => {
+    for (let i = 0; i < BATCH; i++) stage.push(1, ORIGINS[i]);
+  },
+});
 
 globalThis.addEventListener("unload", () => {
   if (sink === -1) console.log(sink); // keeps the decisions observable so they are not optimised away

@@ -81,13 +81,10 @@ interface NamespaceKey {
   isLimited: boolean;
   /** When the namespace's files were paused for its delay budget (null: not paused). */
   delayedSinceMs: number | null;
-  // Series resolved once per key, so counting a drop is two property adds.
+  // Series resolved at the key's first drop, so counting a drop is two property adds.
   droppedRecords: Series | null;
   droppedBytes: Series | null;
 }
-
-// Per namespace counters are kept only as series; the limiter itself keeps no unbounded map.
-const NO_SERIES = null;
 
 /**
  * Decides per record whether its namespace's budget lets it through.
@@ -164,6 +161,7 @@ export class NamespaceLimiter {
     }
     key.isLimited = true;
     if (key.budget.onLimit === "drop") {
+      if (key.droppedRecords === null) this.#resolveDropSeries(key);
       if (key.droppedRecords !== null) key.droppedRecords.value += 1;
       if (key.droppedBytes !== null) key.droppedBytes.value += sizeBytes;
       return DROP;
@@ -254,22 +252,25 @@ export class NamespaceLimiter {
       }),
       isLimited: false,
       delayedSinceMs: null,
-      droppedRecords: NO_SERIES,
-      droppedBytes: NO_SERIES,
+      droppedRecords: null,
+      droppedBytes: null,
     };
-    const metrics = this.#metrics;
-    if (metrics !== null && budget.onLimit === "drop") {
-      const label = this.#labelOf(namespace);
-      key.droppedRecords = metrics.droppedRecords.labels(label);
-      key.droppedBytes = metrics.droppedBytes.labels(label);
-    }
     this.#keys.set(namespace, key);
     return key;
   }
 
+  // At the key's first drop: the namespace takes a label slot only once it is limited.
+  #resolveDropSeries(key: NamespaceKey): void {
+    const metrics = this.#metrics;
+    if (metrics === null) return;
+    const label = this.#labelOf(key.namespace);
+    key.droppedRecords = metrics.droppedRecords.labels(label);
+    key.droppedBytes = metrics.droppedBytes.labels(label);
+  }
+
   // Sticky label slots: a namespace keeps the series it was given first, so every series only grows
   // (a namespace moving out of `_other` later would make `_other` go down, which counters cannot). Slots
-  // go to namespaces with a drop budget or a delay in the order they are first limited.
+  // go to namespaces in the order they are first limited (first drop, or first pause for delay).
   #labelOf(namespace: string): string {
     const label = this.#labels.get(namespace);
     if (label !== undefined) return label;

@@ -333,3 +333,18 @@ Deno.test("namespace limiter passes per namespace at most burst plus rate times 
   );
   assert.ok(limitedCount > 0, "the generator never reached a limit");
 });
+
+Deno.test("namespace limiter gives label slots only to namespaces that were limited", () => {
+  const { metrics } = limiterMetrics();
+  const limiter = new NamespaceLimiter({
+    defaultBudget: budget({ burstRecords: 1 }),
+    maxKeys: 100,
+    metrics,
+    maxNamespaceLabels: 2,
+  });
+  for (let i = 0; i < 30; i++) limiter.decide(`calm-${i}`, 10, 0);
+  limiter.decide("loud", 10, 0);
+  limiter.decide("loud", 10, 0);
+  assert.equal(metrics.droppedRecords.get("loud"), 1);
+  assert.equal(metrics.droppedRecords.get(OTHER_NAMESPACES_LABEL), 0);
+});
