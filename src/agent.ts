@@ -8,13 +8,14 @@
 import denoJson from "../deno.json" with { type: "json" };
 import { type Assembler, RecordAssembler, type RecordAssemblerOptions } from "./assemble/mod.ts";
 import type { Config } from "./config/mod.ts";
-import { CursorStore } from "./cursor/mod.ts";
+import { acquireCursorLock, type CursorLock, CursorStore } from "./cursor/mod.ts";
 import { Discovery } from "./discovery/mod.ts";
 import { buildEnrichment } from "./enrich/mod.ts";
 import { Batcher } from "./export/batcher.ts";
 import { OtlpExporter } from "./export/mod.ts";
 import { LossLedger } from "./ledger/mod.ts";
-import { Registry } from "./lifecycle/mod.ts";
+import { buildEgressBudgets, RATE_LIMIT_DROP_REASON } from "./limit/mod.ts";
+import { type ComponentHealth, Registry } from "./lifecycle/mod.ts";
 import { Progress } from "./progress/mod.ts";
 import type { InstrumentationScope, RecordSink } from "./record.ts";
 import { type ReadGate, Tailer } from "./tailer/mod.ts";
@@ -37,6 +38,8 @@ export interface AgentOptions {
   kv?: Deno.Kv;
   /** Called with the telemetry listener's bound address. */
   onTelemetryListen?: (address: { hostname: string; port: number }) => void;
+  /** Aborts start-up while it waits for the cursor store lock (SIGTERM); start then rejects. */
+  signal?: AbortSignal;
   /**
    * Builds the record assembler from its options (default: {@linkcode RecordAssembler}). The seam to
    * run the read loop with another assembler, e.g. one that throws for one file (quarantine test).
@@ -62,6 +65,48 @@ export class StartupError extends Error {
     super(message, options);
     this.name = "StartupError";
   }
+}
+
+// Waits for the cursor store lock (issue 8, defect 6); `setWait` feeds /readyz while waiting.
+async function holdCursorLock(
+  cursorPath: string,
+  logger: Logger,
+  metrics: AgentMetrics,
+  signal: AbortSignal | undefined,
+  setWait: (health: ComponentHealth | null) => void,
+): Promise<CursorLock> {
+  let hasWaited = false;
+  try {
+    const lock = await acquireCursorLock({
+      cursorPath,
+      signal,
+      onWaiting: ({ lockPath, holder }) => {
+        hasWaited = true;
+        metrics.cursorLockWaiting.set(1);
+        setWait({ isHealthy: false, detail: `waiting for the cursor lock ${lockPath}` });
+        logger.warn("Waiting for the cursor lock: another agent uses this cursor store", {
+          lockPath,
+          holder,
+        });
+      },
+    });
+    if (hasWaited) logger.info("Cursor lock taken", { lockPath: lock.lockPath, waitedMs: lock.waitedMs });
+    return lock;
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw new StartupError(`Cannot open cursor store: path ${cursorPath}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  } finally {
+    metrics.cursorLockWaiting.set(0);
+    setWait(null);
+  }
+}
+
+// Both gates must open: the longer wait wins.
+function combineReadGates(a: ReadGate | undefined, b: ReadGate | undefined): ReadGate | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  return (origin, nowMs) => Math.max(a(origin, nowMs), b(origin, nowMs));
 }
 
 async function openCursorKv(path: string): Promise<Deno.Kv> {
@@ -107,29 +152,49 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       ),
   });
   const registry = new Registry({ logger });
+  let lockWait: ComponentHealth | null = null;
+  const telemetry = config.telemetry.listen === "" ? null : new TelemetryServer({
+    listen: config.telemetry.listen,
+    registry: registryMetrics,
+    kinds,
+    health: () =>
+      lockWait === null ? registry.health() : { isHealthy: false, components: { cursor_lock: lockWait } },
+    onListen: options.onTelemetryListen,
+  });
+  if (telemetry !== null) registry.add(telemetry);
   const ownsKv = options.kv === undefined;
-  const kv = options.kv ?? await openCursorKv(config.cursor.path);
+  let lock: CursorLock | null = null;
+  if (ownsKv) {
+    // Telemetry first, so that a second agent waiting for the lock answers /readyz (not ready) and
+    // /metrics (containerstdout_cursor_lock_waiting 1) while it waits.
+    await telemetry?.start(options.signal ?? new AbortController().signal);
+    try {
+      lock = await holdCursorLock(config.cursor.path, logger, metrics, options.signal, (h) => lockWait = h);
+    } catch (err) {
+      await telemetry?.stop();
+      throw err;
+    }
+  }
+  let kv: Deno.Kv;
+  try {
+    kv = options.kv ?? await openCursorKv(config.cursor.path);
+  } catch (err) {
+    lock?.release();
+    await telemetry?.stop();
+    throw err;
+  }
   const closeKv = (): void => {
     if (ownsKv) kv.close();
+    // Only after the last commit and the close: the next agent resumes from exactly these cursors.
+    lock?.release();
   };
   const scope: InstrumentationScope = { name: "containerstdout", version: VERSION };
-
-  if (config.telemetry.listen !== "") {
-    registry.add(
-      new TelemetryServer({
-        listen: config.telemetry.listen,
-        registry: registryMetrics,
-        kinds,
-        health: () => registry.health(),
-        onListen: options.onTelemetryListen,
-      }),
-    );
-  }
   let enrichment;
   try {
     enrichment = await buildEnrichment({ config, metrics, kinds, logger, env: options.env });
   } catch (err) {
     closeKv();
+    await telemetry?.stop();
     throw new StartupError((err as Error).message, { cause: err });
   }
   const { enricher, informer } = enrichment;
@@ -169,16 +234,24 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const toBatcher: RecordSink = {
     push: (record, origin) => batcher.push(record, origin.fileKey, origin.startOffset, origin.sizeBytes),
   };
+  // Egress budgets (issue 11): assembler -> limiter -> batcher; absent without a budget.
+  const budgets = buildEgressBudgets({
+    config,
+    metrics,
+    kinds,
+    next: toBatcher,
+    onDropped: (origin) => ledger.dropped(origin, RATE_LIMIT_DROP_REASON),
+  });
+  if (budgets !== null) registryMetrics.onCollect(budgets.collect);
+  const readGate = combineReadGates(options.readGate, budgets?.readGate);
   const assemblerOptions: RecordAssemblerOptions = {
-    sink: toBatcher,
+    sink: budgets?.stage ?? toBatcher,
     enrichment: enricher,
     scope,
     maxLogSizeBytes: config.maxLogSizeBytes,
     includeFilePath: config.includeFilePath,
     partialFlushTimeoutMs: config.partialFlushTimeoutMs,
   };
-  // Cursor-store lock (issue 8 defect 6, src/cursor/cursor_lock.ts, another helper): take it here,
-  // before the cursors are loaded by the tailer's start, and release it after registry.stop().
   const tailer = new Tailer({
     config,
     discovery: new Discovery({
@@ -198,7 +271,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     metrics,
     kinds,
     logger,
-    readGate: options.readGate,
+    readGate,
   });
   registry.add(tailer);
   try {

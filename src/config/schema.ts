@@ -16,7 +16,9 @@ export type OptionType =
   | "size"
   | "enum"
   | "url"
-  | "listen_address";
+  | "listen_address"
+  | "rate_budget"
+  | "rate_budget_map";
 
 /**
  * Extra syntax an option's value (or each element of a list) must follow, on top of its type. Each name
@@ -34,7 +36,13 @@ export type OptionFormat =
   | "otlp_endpoint";
 
 /** A default as it would be written in YAML. */
-export type OptionDefault = string | number | boolean | readonly string[] | Readonly<Record<string, string>>;
+export type OptionDefault =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly string[]
+  | Readonly<Record<string, string>>;
 
 /** One row of {@linkcode CONFIG_SCHEMA}. */
 export interface OptionSpec {
@@ -59,6 +67,24 @@ export interface OptionSpec {
   readonly allowEmpty?: boolean;
   /** One line for the reference table. */
   readonly doc: string;
+}
+
+/**
+ * One egress budget (issue 11), from `egress_rate_limit.default` or one entry of
+ * `egress_rate_limit.namespace_budgets`. Each budget is complete on its own: nothing is inherited from
+ * `default`.
+ */
+export interface RateBudget {
+  /** `records_per_second`: sustained records per second; > 0 (fractions allowed). */
+  readonly recordsPerSecond: number;
+  /** `burst_records`: most records passed at once after a quiet period; >= 1. Default: one second's worth. */
+  readonly burstRecords: number;
+  /** `bytes_per_second`: sustained body bytes per second; null (absent) means no byte limit. */
+  readonly bytesPerSecond: number | null;
+  /** `burst_bytes`: most bytes at once; defaults to one second of `bytes_per_second`; null without it. */
+  readonly burstBytes: number | null;
+  /** `on_limit`: `drop` counts and drops the excess; `delay` pauses the namespace's files. Default delay. */
+  readonly onLimit: "drop" | "delay";
 }
 
 /** The validated, fully defaulted, deeply frozen configuration of the agent. */
@@ -117,6 +143,11 @@ export interface Config {
     jobIdSource: readonly string[];
     processRankRegex: string;
     maxRegexInputBytes: number;
+  };
+  egressRateLimit: {
+    default: RateBudget | null;
+    namespaceBudgets: Readonly<Record<string, RateBudget>>;
+    maxKeys: number;
   };
 }
 
@@ -616,5 +647,30 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = [
     min: "64B",
     max: "1MiB",
     doc: "Longest body prefix handed to the RE2 engine",
+  },
+  // Egress budgets per namespace (issue 11). Budget fields: records_per_second, bytes_per_second,
+  // burst_records, burst_bytes, on_limit (docs/configuration.md, "Rules across options").
+  {
+    key: "egress_rate_limit.default",
+    field: "egressRateLimit.default",
+    type: "rate_budget",
+    default: null,
+    doc: "Budget of every namespace without its own entry; null: such namespaces are not limited",
+  },
+  {
+    key: "egress_rate_limit.namespace_budgets",
+    field: "egressRateLimit.namespaceBudgets",
+    type: "rate_budget_map",
+    default: {},
+    doc: "Budgets by namespace name, each complete on its own (nothing inherited from default)",
+  },
+  {
+    key: "egress_rate_limit.max_keys",
+    field: "egressRateLimit.maxKeys",
+    type: "int",
+    default: 1000,
+    min: 1,
+    max: 1_000_000,
+    doc: "Most namespaces with a token bucket; evicting one still limited raises RateLimitCardinality",
   },
 ];

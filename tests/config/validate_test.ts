@@ -77,6 +77,7 @@ const DEFAULT_CONFIG: Config = {
     processRankRegex: String.raw`^\[(?:rank|default)(?P<rank>\d+)\]:`,
     maxRegexInputBytes: 4_096,
   },
+  egressRateLimit: { default: null, namespaceBudgets: {}, maxKeys: 1_000 },
 };
 
 function mustValidate(raw: unknown, env: (name: string) => string | undefined = noEnv): Config {
