@@ -41,7 +41,35 @@ export interface LogRecord {
   instrumentationScope: InstrumentationScope;
   severityNumber?: number;
   severityText?: string;
+  /** OTLP `LogRecord.event_name` (field 12): set on event records such as `k8s.pod.evicted`. */
+  eventName?: string;
 }
+
+/**
+ * Where a record came from: the bytes of one file it covers. An event record made by a stage (an
+ * eviction record) has no file: its `fileKey` is the empty string, its offsets 0, and progress has
+ * nothing to acknowledge for it.
+ */
+export interface RecordOrigin {
+  /** The file identity the record was read from; `""` for a record that covers no file bytes. */
+  fileKey: string;
+  /** Byte offset of the record's first byte in the file. */
+  startOffset: number;
+  /** Byte offset just past the record's last byte. */
+  endOffset: number;
+  /** Size estimate of the record in memory, for the in-flight ceiling. */
+  sizeBytes: number;
+  /** What the file's path says (null when the path is not a kubelet pod log path). */
+  podPath: PodLogPath | null;
+}
+
+/** Receives records one at a time: the next stage, or the batcher at the end of the chain. */
+export interface RecordSink {
+  push(record: LogRecord, origin: RecordOrigin): void;
+}
+
+/** A record stage: sees each record, may change or drop it, and forwards it to the sink it was built with. */
+export type RecordStage = RecordSink;
 
 /** What the path of a kubelet log file says about it. */
 export interface PodLogPath {
