@@ -2,8 +2,9 @@
  * The optional watch of core/v1 Events (`events.enabled`) that reports evictions, preemptions and OOM
  * kills as {@linkcode Disruption}s. Field selectors cannot select Events by node, so there is one
  * list+watch per reason, each selected server-side by `reason` (rare reasons only cross the wire):
- * pod Events (`Evicted`, `Preempted`, `Preempting`, `Killing`) are kept when their pod is one of this
- * node's (the pod store knows it); `OOMKilling` is selected on this Node object. Listing waits until the
+ * pod Events (`Evicted`, `Preempted`, `Preempting`, `Killing`) are selected by kind and
+ * reason, `OOMKilling` on this Node object; each is kept only when its pod is one of this node's (the
+ * pod store knows it). Listing waits until the
  * pod informer has synced, so the first list finds the node's pods. A failing watch is retried with
  * backoff and counted; it raises no Kind (the pod informer's detections do not depend on it).
  *
@@ -153,8 +154,8 @@ export class EventInformer implements Component {
       return;
     }
     const d = result.value;
-    // OOMKilling is selected on this node; a pod Event must name one of this node's pods.
-    if (d.reason !== "OOMKilling" && !this.#o.isLocalPod(d.podUid)) {
+    // Every Event must name one of this node's pods in an accepted namespace (OOMKilling's cgroup too).
+    if (!this.#o.isLocalPod(d.podUid)) {
       this.#o.metrics.eventsIgnored.inc(1, "other_node");
       return;
     }

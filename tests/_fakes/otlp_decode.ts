@@ -15,6 +15,8 @@ export interface DecodedRecord {
   attributes: Record<string, unknown>;
   severityNumber: number;
   severityText: string;
+  /** LogRecord field 12 `event_name`; empty when absent. */
+  eventName: string;
 }
 
 /** One decoded ResourceLogs: its resource attributes and its scopes in wire order. */
@@ -258,7 +260,7 @@ function readKeyValueInto(r: Reader, out: Record<string, unknown>): void {
   setKey(out, key, value);
 }
 
-/** LogRecord fields 1..12; trace context, flags, event name and dropped count are checked and skipped. */
+/** LogRecord fields 1..12; trace context, flags and dropped count are checked and skipped. */
 function readLogRecord(r: Reader): DecodedRecord {
   const record: DecodedRecord = {
     timeUnixNano: 0n,
@@ -267,6 +269,7 @@ function readLogRecord(r: Reader): DecodedRecord {
     attributes: {},
     severityNumber: 0,
     severityText: "",
+    eventName: "",
   };
   while (!r.isAtEnd) {
     const tag = r.uint32();
@@ -302,9 +305,12 @@ function readLogRecord(r: Reader): DecodedRecord {
         break;
       case 9: // trace_id bytes
       case 10: // span_id bytes
-      case 12: // event_name string
         r.expect(wireType, WIRE_LEN);
         r.skip(wireType);
+        break;
+      case 12: // event_name string
+        r.expect(wireType, WIRE_LEN);
+        record.eventName = r.string();
         break;
       case 11:
         r.expect(wireType, WIRE_I64);

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { buildEventRecord, EvictionJoin } from "../../src/evict/mod.ts";
+import { encodeLogsRequest } from "../../src/export/mod.ts";
+import { decodeLogsRequest } from "../_fakes/otlp_decode.ts";
 import { disruption, joinOptions, podPath, recordAt, T0, UID } from "./_join_helpers.ts";
 
 const SCOPE = { name: "containerstdout", version: "test" };
@@ -78,4 +80,27 @@ Deno.test("event record of a pod whose records were never read has the pod's ide
   assert.equal(record.body, "PreemptionByScheduler: ml/trainer-0");
   assert.deepEqual(record.attributes["k8s.pod.last_lines"], []);
   assert.equal(record.severityText, "WARN");
+});
+
+Deno.test("event record survives OTLP encoding: event_name, severity and the last lines as kvlists", () => {
+  const join = new EvictionJoin(joinOptions());
+  const main = podPath("main");
+  join.observe(recordAt(main, T0 - 1_000, "last words"), main, T0);
+  join.detect(disruption(), T0);
+  const [event] = join.takeDue(T0 + 10_000);
+  const record = buildEventRecord(event, { scope: SCOPE, nowMs: T0 + 10_000 });
+  const [resourceLogs] = decodeLogsRequest(encodeLogsRequest([record]));
+  const [decoded] = resourceLogs.scopes[0].records;
+  assert.equal(decoded.eventName, "k8s.pod.evicted");
+  assert.equal(decoded.severityNumber, 13);
+  assert.equal(decoded.severityText, "WARN");
+  assert.equal(decoded.body, "Eviction API: evicting");
+  assert.deepEqual(decoded.attributes["k8s.pod.last_lines"], [{
+    "k8s.container.name": "main",
+    "k8s.container.restart_count": 0,
+    time: "2026-03-01T11:59:59.000000000Z",
+    "log.iostream": "stdout",
+    body: "last words",
+  }]);
+  assert.equal(resourceLogs.resource["k8s.pod.uid"], UID);
 });
