@@ -86,7 +86,8 @@ function lineValue(line: RememberedLine): AttrValue {
     time: rfc3339Nano(line.hrTime),
   };
   if (line.stream !== null) value["log.iostream"] = line.stream;
-  value.body = typeof line.body === "string" ? line.body : utf8.decode(line.body);
+  // Text bodies go as strings (invalid UTF-8 replaced); a structured body (kvlist) goes as it is.
+  value.body = line.body instanceof Uint8Array ? utf8.decode(line.body) : line.body;
   return value;
 }
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Attributes, HrTime, PodLogPath, ResourceRef, Stream } from "../record.ts";
+import type { Attributes, AttrValue, HrTime, PodLogPath, ResourceRef, Stream } from "../record.ts";
 
 /** One remembered record. */
 export interface RememberedLine {
@@ -19,16 +19,24 @@ export interface RememberedLine {
   /** The container instance (`<N>.log`). */
   readonly restartCount: number;
   readonly stream: Stream | null;
-  /** The body as the record had it (text or UTF-8 bytes), cut to `maxLineBytes`. */
-  readonly body: string | Uint8Array;
+  /**
+   * The body as the record had it: text or UTF-8 bytes cut to `maxLineBytes`, or a structured body
+   * (a JSON object made a kvlist) kept as is.
+   */
+  readonly body: string | Uint8Array | AttrValue;
   /** Whether the body was cut to `maxLineBytes`. */
   readonly isCut: boolean;
   /** Accounted size: body bytes plus {@linkcode LINE_OVERHEAD_BYTES}. */
   readonly sizeBytes: number;
 }
 
-/** Bytes accounted per remembered line on top of its body (object, array slot, time tuple). */
+/** Bytes accounted per remembered line on top of its body (array slots, time tuple, body header). */
 export const LINE_OVERHEAD_BYTES = 128;
+/**
+ * Bytes accounted for a structured body (a JSON object made a kvlist), which is kept by reference:
+ * measuring it would cost a serialization per record. The JSON stage bounds its keys and depth.
+ */
+export const STRUCTURED_BODY_BYTES = 512;
 /** Bytes accounted per container ring: the ring object and map entries, plus its slot arrays. */
 export function containerOverheadBytes(lastLines: number): number {
   return 512 + 40 * lastLines;
@@ -76,7 +84,7 @@ interface Ring {
   readonly containerName: string;
   readonly times: Float64Array;
   readonly hrTimes: Array<HrTime | undefined>;
-  readonly bodies: Array<string | Uint8Array | undefined>;
+  readonly bodies: Array<string | Uint8Array | AttrValue | undefined>;
   readonly streams: Array<Stream | null>;
   readonly restarts: Int32Array;
   readonly sizes: Int32Array;
@@ -150,15 +158,17 @@ export class LastLines {
         length = this.#o.maxLineBytes;
         isCut = 1;
       }
-    } else {
+    } else if (body === undefined || body === null) {
       body = "";
       length = 0;
+    } else {
+      length = STRUCTURED_BODY_BYTES;
     }
     const size = length + LINE_OVERHEAD_BYTES;
     const stream = record.attributes["log.iostream"];
     ring.times[slot] = timeMs;
     ring.hrTimes[slot] = record.hrTime;
-    ring.bodies[slot] = body as string | Uint8Array;
+    ring.bodies[slot] = body as string | Uint8Array | AttrValue;
     ring.streams[slot] = stream === "stdout" || stream === "stderr" ? stream : null;
     ring.restarts[slot] = path.restartCount;
     ring.sizes[slot] = size;

@@ -100,7 +100,10 @@ export class EventInformer implements Component {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        if (resourceVersion === null) resourceVersion = await this.#list(selector, signal);
+        // After a 410 the watch cache may be behind the expired version: list the latest state instead.
+        if (resourceVersion === null) {
+          resourceVersion = await this.#list(selector, failures > 0 ? "" : "0", signal);
+        }
         const events = this.#o.client.watchEvents({
           fieldSelector: selector,
           resourceVersion,
@@ -134,8 +137,8 @@ export class EventInformer implements Component {
     }
   }
 
-  async #list(selector: string, signal: AbortSignal): Promise<string> {
-    const list = await this.#o.client.listEvents({ fieldSelector: selector, resourceVersion: "0", signal });
+  async #list(selector: string, resourceVersion: string, signal: AbortSignal): Promise<string> {
+    const list = await this.#o.client.listEvents({ fieldSelector: selector, resourceVersion, signal });
     this.#problems.delete(selector);
     for (const item of list.items) this.#take(item);
     return list.resourceVersion;

@@ -104,3 +104,16 @@ Deno.test("event record survives OTLP encoding: event_name, severity and the las
   }]);
   assert.equal(resourceLogs.resource["k8s.pod.uid"], UID);
 });
+
+Deno.test("event record carries a structured (JSON) body of a last line as a kvlist", () => {
+  const join = new EvictionJoin(joinOptions());
+  const main = podPath("main");
+  const record = recordAt(main, T0 - 1_000, "");
+  (record as { body: unknown }).body = { msg: "epoch done", step: 12 };
+  join.observe(record, main, T0);
+  join.detect(disruption(), T0);
+  const [event] = join.takeDue(T0 + 10_000);
+  const built = buildEventRecord(event, { scope: SCOPE, nowMs: T0 + 10_000 });
+  const [line] = built.attributes["k8s.pod.last_lines"] as Array<Record<string, unknown>>;
+  assert.deepEqual(line.body, { msg: "epoch done", step: 12 });
+});
