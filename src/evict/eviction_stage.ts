@@ -65,6 +65,7 @@ export class EvictionStage implements RecordStage, Component {
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #saves = new Set<Promise<void>>();
   #isStarted = false;
+  #isRestored = false;
   #isStopped = false;
   #lastError: string | null = null;
 
@@ -111,20 +112,29 @@ export class EvictionStage implements RecordStage, Component {
     if (this.#isStarted && !this.#isStopped) this.#arm();
   }
 
-  /** Loads the keys emitted before a restart, then starts the timers. */
+  /**
+   * Loads the keys emitted before a restart (once). Call it before records flow, so records read at once
+   * after a restart are tagged too; {@linkcode start} calls it when it was not called.
+   */
+  async restoreKeys(): Promise<void> {
+    if (this.#isRestored) return;
+    this.#isRestored = true;
+    const keys = this.#o.keys ?? null;
+    if (keys === null) return;
+    try {
+      this.#join.restore(await keys.loadAll(this.#now()), this.#now());
+    } catch (thrown) {
+      // Without them a restart may emit a disruption twice; the records themselves are unaffected.
+      this.#o.metrics.evictionKeyStoreFailures.inc(1, "load");
+      this.#lastError = `Cannot load emitted eviction keys: ${toError(thrown).message}`;
+      this.#o.logger.warn(this.#lastError);
+    }
+  }
+
+  /** Restores the keys if needed, then starts the timers. */
   async start(_signal: AbortSignal): Promise<void> {
     if (this.#isStarted || this.#isStopped) return;
-    const keys = this.#o.keys ?? null;
-    if (keys !== null) {
-      try {
-        this.#join.restore(await keys.loadAll(this.#now()), this.#now());
-      } catch (thrown) {
-        // Without them a restart may emit a disruption twice; the records themselves are unaffected.
-        this.#o.metrics.evictionKeyStoreFailures.inc(1, "load");
-        this.#lastError = `Cannot load emitted eviction keys: ${toError(thrown).message}`;
-        this.#o.logger.warn(this.#lastError);
-      }
-    }
+    await this.restoreKeys();
     this.#isStarted = true;
     this.#sweepTimer = setInterval(() => this.#sweep(), this.#o.sweepIntervalMs ?? 10_000);
     this.#arm();

@@ -144,3 +144,16 @@ Deno.test("eviction stage leaves records of static pods and of non-pod files alo
   assert.equal(sink.pushed.length, 1);
   assert.equal(sink.pushed[0].record, record);
 });
+
+Deno.test("eviction stage counts a failed load of emitted keys and keeps passing records", async () => {
+  const kv = await Deno.openKv(":memory:");
+  kv.close();
+  const { stage, sink, metrics } = harness({ kv });
+  await stage.start(AbortSignal.timeout(60_000));
+  assert.equal(metrics.evictionKeyStoreFailures.get("load"), 1);
+  assert.match(stage.health().detail, /Cannot load emitted eviction keys/);
+  const main = podPath("main");
+  stage.push(recordAt(main, Date.now(), "still flowing"), origin(main));
+  await stage.stop();
+  assert.equal(sink.pushed.length, 1);
+});
