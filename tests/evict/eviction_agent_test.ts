@@ -10,6 +10,7 @@ import {
   FakeApiServer,
   type FakeApiServer as Api,
   type FakePod,
+  makeEvent,
   makePod,
   testCerts,
 } from "../_fakes/apiserver.ts";
@@ -26,7 +27,7 @@ interface Setup extends AsyncDisposable {
   root: string;
   writer: CriWriter;
   /** Starts (or restarts, on the same dir, cursor KV and sink) the agent. */
-  start(eviction?: Record<string, unknown>): Promise<Harness>;
+  start(eviction?: Record<string, unknown>, extra?: Record<string, unknown>): Promise<Harness>;
 }
 
 async function setup(): Promise<Setup> {
@@ -44,7 +45,7 @@ async function setup(): Promise<Setup> {
     dir,
     root,
     writer,
-    async start(eviction = {}) {
+    async start(eviction = {}, extra = {}) {
       const previous = harnesses.at(-1);
       await previous?.stopAgent();
       const h = await startHarness({
@@ -59,6 +60,7 @@ async function setup(): Promise<Setup> {
             ca_path: `${dir}/ca.crt`,
           },
           eviction: { max_wait: "300ms", ...eviction },
+          ...extra,
         },
       });
       harnesses.push(h);
@@ -313,4 +315,41 @@ Deno.test("agent restarted between an eviction and its last lines neither repeat
     recordByBody(second, "CUDA error: out of memory").record.attributes[REASON],
     "TerminationByKubelet",
   );
+});
+
+Deno.test("agent with events.enabled reports a preemption only its Event tells, the pod gone without a trace", async () => {
+  await using s = await setup();
+  const pod = s.api.addPod(trainer("trainer-5"));
+  const h = await s.start({}, { events: { enabled: true } });
+  await waitFor(() => s.api.openWatches === 6, { message: () => `${s.api.openWatches} watches open` });
+  const now = Date.now();
+  await s.writer.write([{ path: logPath(s.root, pod), time: now - 1_000, body: "epoch 4 step 9000" }]);
+  await waitForBodies(h, ["epoch 4 step 9000"]);
+  // Deleted with no event (compacted away while the watch was down): only the Event says why.
+  s.api.deletePod(pod.metadata.uid, { silently: true });
+  s.api.addEvent(makeEvent({ reason: "Preempted", pod, message: "Preempted by ml/big-job on node node-a" }));
+  await waitFor(() => eventsOf(h, pod.metadata.uid).length === 1, { message: () => "no event record" });
+  const [event] = eventsOf(h, pod.metadata.uid);
+  assert.equal(event.record.eventName, "k8s.pod.preempted");
+  assert.equal(event.record.body, "Preempted by ml/big-job on node node-a");
+  assert.equal(event.record.attributes["k8s.pod.eviction.source"], "event");
+  assert.deepEqual(lastLineBodies(event), ["epoch 4 step 9000"]);
+});
+
+Deno.test("agent with eviction.enabled false sends no event record and tags nothing", async () => {
+  await using s = await setup();
+  const pod = s.api.addPod(trainer("trainer-6"));
+  const h = await s.start({ enabled: false });
+  const t = wholeSecondAgo();
+  const modified = h.agent.metrics.watchEvents.get("MODIFIED");
+  s.api.updatePod(withCondition(pod, "EvictionByEvictionAPI", t, "Eviction API: evicting"));
+  await waitFor(() => h.agent.metrics.watchEvents.get("MODIFIED") > modified, {
+    message: () => "no MODIFIED",
+  });
+  await s.writer.write([{ path: logPath(s.root, pod), time: t - 1_000, body: "inside the window" }]);
+  await waitForBodies(h, ["inside the window"]);
+  await h.stopAgent();
+  assert.equal(eventsOf(h, pod.metadata.uid).length, 0);
+  assert.equal(recordByBody(h, "inside the window").record.attributes[REASON], undefined);
+  assert.equal(h.agent.metrics.evictionDetections.total(), 0);
 });
