@@ -15,8 +15,8 @@ export interface DecodedRecord {
   attributes: Record<string, unknown>;
   severityNumber: number;
   severityText: string;
-  /** LogRecord field 12 `event_name`; empty when absent. */
-  eventName: string;
+  /** LogRecord field 12 `event_name`; only present when the record has one. */
+  eventName?: string;
 }
 
 /** One decoded ResourceLogs: its resource attributes and its scopes in wire order. */
@@ -269,7 +269,6 @@ function readLogRecord(r: Reader): DecodedRecord {
     attributes: {},
     severityNumber: 0,
     severityText: "",
-    eventName: "",
   };
   while (!r.isAtEnd) {
     const tag = r.uint32();

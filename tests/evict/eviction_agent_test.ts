@@ -124,11 +124,11 @@ function trainer(name: string, containers = ["main"]): FakePod {
 }
 
 function eventsOf(h: Harness, uid: string): SinkRecord[] {
-  return h.sink.records.filter((r) => r.record.eventName !== "" && r.resource["k8s.pod.uid"] === uid);
+  return h.sink.records.filter((r) => r.record.eventName !== undefined && r.resource["k8s.pod.uid"] === uid);
 }
 
 function recordByBody(h: Harness, body: string): SinkRecord {
-  const found = h.sink.records.find((r) => r.record.body === body && r.record.eventName === "");
+  const found = h.sink.records.find((r) => r.record.body === body && r.record.eventName === undefined);
   assert.ok(found !== undefined, `no record with body ${body}`);
   return found;
 }
