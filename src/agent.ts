@@ -10,6 +10,7 @@ import { type Assembler, RecordAssembler, type RecordAssemblerOptions } from "./
 import type { Config } from "./config/mod.ts";
 import { acquireCursorLock, type CursorLock, CursorStore } from "./cursor/mod.ts";
 import { Discovery } from "./discovery/mod.ts";
+import { EmittedKeyStore, EvictionJoin, EvictionStage } from "./evict/mod.ts";
 import { buildEnrichment } from "./enrich/mod.ts";
 import { Batcher } from "./export/batcher.ts";
 import { OtlpExporter } from "./export/mod.ts";
@@ -189,16 +190,26 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     lock?.release();
   };
   const scope: InstrumentationScope = { name: "containerstdout", version: VERSION };
+  // Built once the batcher exists (below); detections arrive only after registry.start().
+  let evictionStage: EvictionStage | null = null;
   let enrichment;
   try {
-    enrichment = await buildEnrichment({ config, metrics, kinds, logger, env: options.env });
+    enrichment = await buildEnrichment({
+      config,
+      metrics,
+      kinds,
+      logger,
+      env: options.env,
+      onDisruption: config.eviction.enabled ? (d) => evictionStage?.detected(d) : undefined,
+    });
   } catch (err) {
     closeKv();
     await telemetry?.stop();
     throw new StartupError((err as Error).message, { cause: err });
   }
-  const { enricher, informer } = enrichment;
+  const { enricher, informer, eventInformer } = enrichment;
   if (informer !== null) registry.add(informer);
+  if (eventInformer !== null) registry.add(eventInformer);
   // The read path, one direction: tailer (read loop) -> assembler -> record stages -> batcher ->
   // exporter. Progress (acks, holds, commit schedule) and the loss ledger are passed in; the read loop
   // waits on progress.nextSettle() instead of being woken by the batcher.
@@ -234,7 +245,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const toBatcher: RecordSink = {
     push: (record, origin) => batcher.push(record, origin.fileKey, origin.startOffset, origin.sizeBytes),
   };
-  // Egress budgets (issue 11): assembler -> limiter -> batcher; absent without a budget.
+  // Record stages, in DESIGN.md order: assembler -> eviction join -> egress budgets -> batcher.
+  // Egress budgets (issue 11): absent without a budget.
   const budgets = buildEgressBudgets({
     config,
     metrics,
@@ -244,8 +256,31 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   });
   if (budgets !== null) registryMetrics.onCollect(budgets.collect);
   const readGate = combineReadGates(options.readGate, budgets?.readGate);
+  const afterEviction: RecordSink = budgets?.stage ?? toBatcher;
+  if (config.eviction.enabled) {
+    // Event records it makes carry an origin with fileKey "": the ack tracker holds them under that key
+    // until their batch settles, and no cursor exists for it (see docs/eviction.md). Their podPath is null,
+    // so the egress budgets let them through.
+    evictionStage = new EvictionStage({
+      next: afterEviction,
+      join: new EvictionJoin({
+        lastLines: config.eviction.lastLines,
+        maxLineBytes: config.eviction.maxLineBytes,
+        maxContainerBytes: config.eviction.maxContainerBytes,
+        maxTotalBytes: config.eviction.maxTotalBytes,
+        matchWindowMs: config.eviction.matchWindowMs,
+        maxWaitMs: config.eviction.maxWaitMs,
+        dedupTtlMs: config.eviction.dedupTtlMs,
+      }),
+      keys: new EmittedKeyStore({ kv, ttlMs: config.eviction.dedupTtlMs }),
+      scope,
+      nodeName: config.nodeName,
+      metrics,
+      logger,
+    });
+  }
   const assemblerOptions: RecordAssemblerOptions = {
-    sink: budgets?.stage ?? toBatcher,
+    sink: evictionStage ?? afterEviction,
     enrichment: enricher,
     scope,
     maxLogSizeBytes: config.maxLogSizeBytes,
@@ -274,7 +309,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     readGate,
   });
   registry.add(tailer);
+  if (evictionStage !== null) {
+    // Added after the tailer so it stops first: its pending event records reach the batcher before the
+    // tailer drains it. Its keys are restored before anything is read, so a restart tags at once.
+    registry.add(evictionStage);
+  }
   try {
+    await evictionStage?.restoreKeys();
     await registry.start();
   } catch (err) {
     closeKv();

@@ -149,6 +149,17 @@ export interface Config {
     namespaceBudgets: Readonly<Record<string, RateBudget>>;
     maxKeys: number;
   };
+  events: { enabled: boolean };
+  eviction: {
+    enabled: boolean;
+    lastLines: number;
+    maxLineBytes: number;
+    maxContainerBytes: number;
+    maxTotalBytes: number;
+    matchWindowMs: number;
+    maxWaitMs: number;
+    dedupTtlMs: number;
+  };
 }
 
 /** The environment variable `node_name` falls back to when it is empty. */
@@ -672,5 +683,89 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = [
     min: 1,
     max: 1_000_000,
     doc: "Most namespaces with a token bucket; evicting one still limited raises RateLimitCardinality",
+  },
+  // Eviction, preemption and OOM join (issue 10)
+  {
+    key: "events.enabled",
+    field: "events.enabled",
+    type: "bool",
+    default: false,
+    doc: "Also watch core/v1 Events for evictions, preemptions and OOM kills (the chart then grants them)",
+  },
+  {
+    key: "eviction.enabled",
+    field: "eviction.enabled",
+    type: "bool",
+    default: true,
+    doc: "Emit one event record per pod eviction, preemption or OOM kill, with the pod's last lines",
+  },
+  {
+    key: "eviction.last_lines",
+    field: "eviction.lastLines",
+    type: "int",
+    default: 50,
+    min: 1,
+    max: 1000,
+    doc: "Most recent records kept per container for an eviction record",
+  },
+  {
+    key: "eviction.max_line_size",
+    field: "eviction.maxLineBytes",
+    type: "size",
+    default: "4KiB",
+    unit: "bytes",
+    min: "64B",
+    max: "1MiB",
+    doc: "Longest body kept per remembered line; longer ones are cut in the eviction record only",
+  },
+  {
+    key: "eviction.max_container_size",
+    field: "eviction.maxContainerBytes",
+    type: "size",
+    default: "64KiB",
+    unit: "bytes",
+    min: "1KiB",
+    max: "64MiB",
+    doc: "Bytes of remembered lines per container (at most eviction.max_total_size)",
+  },
+  {
+    key: "eviction.max_total_size",
+    field: "eviction.maxTotalBytes",
+    type: "size",
+    default: "16MiB",
+    unit: "bytes",
+    min: "64KiB",
+    max: "1GiB",
+    doc: "Bytes of remembered lines overall; over it the largest rings lose their oldest lines",
+  },
+  {
+    key: "eviction.match_window",
+    field: "eviction.matchWindowMs",
+    type: "duration",
+    default: "30s",
+    unit: "ms",
+    min: "1s",
+    max: "1h",
+    doc: "Lines written this long before an eviction belong to it (and are tagged k8s.pod.eviction.reason)",
+  },
+  {
+    key: "eviction.max_wait",
+    field: "eviction.maxWaitMs",
+    type: "duration",
+    default: "5s",
+    unit: "ms",
+    min: "0",
+    max: "10m",
+    doc: "Longest an eviction record waits for its pod's last lines to be read",
+  },
+  {
+    key: "eviction.dedup_ttl",
+    field: "eviction.dedupTtlMs",
+    type: "duration",
+    default: "24h",
+    unit: "ms",
+    min: "1m",
+    max: "720h",
+    doc: "How long emitted evictions are remembered (in the cursor store) so a restart does not repeat them",
   },
 ];

@@ -387,6 +387,18 @@ function checkCrossField(values: Map<string, unknown>, ctx: Context): void {
     isKubeconfigMode && values.get("k8s.kubeconfig") === "",
     "Required when k8s.mode is kubeconfig",
   );
+  // Eviction join
+  const lineBytes = num("eviction.max_line_size");
+  const containerBytes = num("eviction.max_container_size");
+  const totalBytes = num("eviction.max_total_size");
+  if (containerBytes !== undefined && totalBytes !== undefined) {
+    const message = `Must be at most eviction.max_total_size (${formatSize(totalBytes)})`;
+    rule("eviction.max_container_size", containerBytes > totalBytes, message);
+  }
+  if (lineBytes !== undefined && containerBytes !== undefined) {
+    const message = `Must be at most eviction.max_container_size (${formatSize(containerBytes)})`;
+    rule("eviction.max_line_size", lineBytes > containerBytes, message);
+  }
 }
 
 function buildConfig(values: Map<string, unknown>): Config {

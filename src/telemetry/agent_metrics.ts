@@ -71,6 +71,17 @@ export interface AgentMetrics {
   ratelimitLimitedNamespaces: Gauge;
   ratelimitKeys: Gauge;
   ratelimitKeyEvictions: Counter;
+  // evict (eviction / preemption / OOM join)
+  evictionDetections: Counter;
+  evictionEventRecords: Counter;
+  evictionTaggedRecords: Counter;
+  evictionRingBytes: Gauge;
+  evictionRingContainers: Gauge;
+  evictionRingTrimmedLines: Counter;
+  evictionKeyStoreFailures: Counter;
+  eventWatchEvents: Counter;
+  eventWatchRestarts: Counter;
+  eventsIgnored: Counter;
   // process
   processResidentBytes: Gauge;
   processHeapBytes: Gauge;
@@ -196,6 +207,41 @@ export function createAgentMetrics(registry: MetricsRegistry): AgentMetrics {
       "ratelimit_key_evictions_total",
       "Token buckets evicted at egress_rate_limit.max_keys (by state: idle, limited)",
       ["state"],
+    ),
+    evictionDetections: c(
+      "eviction_detections_total",
+      "Evictions, preemptions and OOM kills detected (by event_name, source, outcome: pending, duplicate, merged, stale)",
+      ["event_name", "source", "outcome"],
+    ),
+    evictionEventRecords: c(
+      "eviction_event_records_total",
+      "Event records emitted for evictions, preemptions and OOM kills (by event_name)",
+      ["event_name"],
+    ),
+    evictionTaggedRecords: c(
+      "eviction_tagged_records_total",
+      "Records tagged k8s.pod.eviction.reason (written inside a disruption's window)",
+    ),
+    evictionRingBytes: g("eviction_ring_bytes", "Accounted bytes of the last-lines rings"),
+    evictionRingContainers: g("eviction_ring_containers", "Containers with a last-lines ring"),
+    evictionRingTrimmedLines: c(
+      "eviction_ring_trimmed_lines_total",
+      "Lines dropped from last-lines rings before eviction.last_lines pushed them out (by reason)",
+      ["reason"],
+    ),
+    evictionKeyStoreFailures: c(
+      "eviction_key_store_failures_total",
+      "Failed loads or saves of emitted eviction keys in the cursor KV (by op)",
+      ["op"],
+    ),
+    eventWatchEvents: c("k8s_event_watch_events_total", "Event watch events (by type)", ["type"]),
+    eventWatchRestarts: c("k8s_event_watch_restarts_total", "Event list/watch restarts (by reason)", [
+      "reason",
+    ]),
+    eventsIgnored: c(
+      "k8s_events_ignored_total",
+      "Events read but not turned into a detection (by reason)",
+      ["reason"],
     ),
     processResidentBytes: g("process_resident_memory_bytes", "Resident set size of the agent"),
     processHeapBytes: g(
