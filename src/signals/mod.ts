@@ -19,3 +19,4 @@ export {
   TrainingSummaries,
   type TrainingSummariesOptions,
 } from "./training_summaries.ts";
+export { buildSignalStages, type SignalStages, type SignalStagesOptions } from "./build.ts";
