@@ -85,9 +85,9 @@ export function startsLikeObject(body: Uint8Array | string): boolean {
 // all with a fraction starting with 0 or 9 (a decimal that may round to an integral double: one with
 // at most 15 significant digits and a nonzero fraction never does, nor one whose fraction starts with
 // 1..8). Matches inside strings are false positives that only cost the slower reviver path. Anchoring on
-// the token start keeps the scan at ~1.5 ns per character (a digit-led pattern costs twice that).
+// the token start and one digit before branching keeps the test at ~1.5 ns per character.
 const NEEDS_SOURCE_RE =
-  /[:,[][ \t\r\n]*-?(?:[0-9]+(?:\.[0-9]+)?[eE]|[0-9]+\.0+(?![0-9])|[0-9]{16}|(?=[0-9.]{17})[0-9]+\.[09])/;
+  /[:,[][ \t\r\n]*-?[0-9](?:(?=[0-9]{15})|(?=[0-9.]{16})(?=[0-9]*\.[09])|[0-9]*(?:[eE]|\.(?:0+(?![0-9])|[0-9]+[eE])))/;
 const MIN_INT64 = -(2n ** 63n);
 const MAX_INT64 = 2n ** 63n - 1n;
 

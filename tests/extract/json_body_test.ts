@@ -312,3 +312,52 @@ Deno.test("JSON stage counts depth and key cuts and kept well-known keys", () =>
   assert.equal(metrics.jsonKeptKeys.get("level"), 1);
   assert.equal(metrics.jsonKeptKeys.get("time"), 1);
 });
+
+Deno.test("parseJsonBody keeps every number token's int or double kind, whatever digits it has", () => {
+  // Tokens built to stress the fast-path test: long digit runs, fractions of zeros or nines, exponents.
+  const digit = fc.constantFrom("0", "1", "5", "9");
+  const digits = (max: number) => fc.array(digit, { minLength: 1, maxLength: max }).map((d) => d.join(""));
+  const token = fc.tuple(
+    fc.constantFrom("", "-"),
+    digits(20).map((d) => d.replace(/^0+(?=\d)/, "")),
+    fc.option(digits(20).map((d) => `.${d}`), { nil: "" }),
+    fc.option(
+      fc.tuple(fc.constantFrom("e", "E"), fc.constantFrom("", "+", "-"), digits(2)).map((p) => p.join("")),
+      {
+        nil: "",
+      },
+    ),
+  ).map((p) => p.join(""));
+  let doubles = 0;
+  assertProperty(
+    fc.property(token, fc.constantFrom(":", ": ", ",", "[\n"), (tok, sep) => {
+      // The token right after each kind of token start the fast-path test anchors on.
+      const fixed = sep === ","
+        ? `{"a":[0,${tok}]}`
+        : sep === "[\n"
+        ? `{"a":[\n${tok}]}`
+        : `{"a"${sep}${tok}}`;
+      const got = parseJsonBody(fixed, LIMITS);
+      assert.ok(got.ok, fixed);
+      const raw = got.fields.a;
+      const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+      const isDoubleToken = /[.eE]/.test(tok);
+      if (isDoubleToken) {
+        doubles++;
+        // A double: a non-integral number, or the Float64Array marker.
+        assert.ok(
+          value instanceof Float64Array || (typeof value === "number" && !Number.isInteger(value)),
+          `${tok} -> ${String(value)}`,
+        );
+      } else {
+        const big = BigInt(tok);
+        if (big >= -(2n ** 63n) && big < 2n ** 63n) {
+          assert.equal(BigInt(value as number | bigint), big, tok);
+          assert.ok(typeof value === "bigint" || Number.isSafeInteger(value), tok);
+        } else assert.equal(value, tok);
+      }
+    }),
+    2000,
+  );
+  assert.ok(doubles > 100, `only ${doubles} double tokens generated`);
+});
