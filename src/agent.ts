@@ -14,7 +14,7 @@ import { buildEnrichment } from "./enrich/mod.ts";
 import { Batcher } from "./export/batcher.ts";
 import { OtlpExporter } from "./export/mod.ts";
 import { type Component, Registry } from "./lifecycle/mod.ts";
-import type { InstrumentationScope } from "./record.ts";
+import type { InstrumentationScope, LogRecord } from "./record.ts";
 import { Tailer } from "./tailer/mod.ts";
 import type { TailedFile } from "./tailer/mod.ts";
 import { type AgentMetrics, createAgentMetrics } from "./telemetry/agent_metrics.ts";
@@ -22,6 +22,13 @@ import { TelemetryServer } from "./telemetry/http.ts";
 import { KindTracker } from "./telemetry/kinds.ts";
 import type { Logger } from "./telemetry/log.ts";
 import { MetricsRegistry } from "./telemetry/metrics.ts";
+import { buildSignalStages } from "./signals/mod.ts";
+import type { RecordOrigin } from "./extract/mod.ts";
+
+/** A record origin that still carries the tailer's file (until the reader rebuild, issue 8). */
+interface TailOrigin extends RecordOrigin {
+  file: TailedFile;
+}
 
 /** The agent's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -147,6 +154,47 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     metrics,
     onSettled: () => tailer?.wake(),
   });
+  // Training signals (issue 10) between the record source and the batcher. Until the reader rebuild
+  // (issue 8) gives records an origin, the tailer's batcher calls are routed through the stages here.
+  let signals;
+  try {
+    signals = buildSignalStages({
+      config,
+      metrics,
+      logger,
+      scope,
+      resourceAttributes: config.nodeName === "" ? {} : { "k8s.node.name": config.nodeName },
+      next: {
+        push: (record, origin) =>
+          batcher.push(record, (origin as TailOrigin).file, origin.startOffset, origin.sizeBytes),
+      },
+    });
+  } catch (err) {
+    closeKv();
+    throw new StartupError((err as Error).message, { cause: err });
+  }
+  registryMetrics.onCollect(() => signals.collect());
+  if (signals.metricsExporter !== null) registry.add(signals.metricsExporter);
+  const head = signals.head;
+  const stagedBatcher = new Proxy(batcher, {
+    get(target, property) {
+      if (property === "push") {
+        return (record: LogRecord, file: TailedFile, startOffset: number, bytes: number): void => {
+          const origin: TailOrigin = {
+            fileKey: file.key,
+            startOffset,
+            endOffset: startOffset + bytes,
+            sizeBytes: bytes,
+            podPath: file.podPath,
+            file,
+          };
+          head.push(record, origin);
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
   tailer = new Tailer({
     discovery: new Discovery({
       include: config.include,
@@ -157,7 +205,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       logger,
     }),
     cursorStore: new CursorStore({ kv }),
-    batcher,
+    batcher: stagedBatcher,
     ack,
     enricher,
     metrics,

@@ -207,6 +207,13 @@ async function main(): Promise<number> {
     printRanks(receiver);
     if (evicted !== null) await printEviction(receiver, evicted.pod);
     const lost = printTotals(receiver, written);
+    const agentSays = await readMetrics(metricsUrl);
+    console.log(
+      `agent: rotations followed=${agentSays("containerstdout_rotations_total")} ` +
+        `bytes lost=${agentSays("containerstdout_lost_bytes_total")} ` +
+        `JSON bodies parsed=${agentSays("containerstdout_json_parsed_total")} ` +
+        `dataloader lines=${agentSays("containerstdout_dataloader_matches_total")}`,
+    );
     const code = await agent.stop();
     console.log(`demo: agent exited with code ${code}`);
     return lost === 0 && code === 0 ? 0 : 1;
@@ -328,6 +335,21 @@ function printTotals(receiver: DemoReceiver, written: Map<string, number>): numb
   const total = [...written.values()].reduce((a, b) => a + b, 0);
   console.log(`\nwritten=${total} received=${received} lost=${lost} duplicates=${received - uniqueTotal}`);
   return lost;
+}
+
+/** Sums of each metric's series on the agent's /metrics, by name (0 when absent or unreachable). */
+async function readMetrics(metricsUrl: string): Promise<(name: string) => number> {
+  let text = "";
+  try {
+    text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  } catch {
+    // The summary then shows zeros.
+  }
+  return (name) => {
+    let sum = 0;
+    for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "gm"))) sum += Number(m[1]);
+    return sum;
+  };
 }
 
 async function isReady(metricsUrl: string): Promise<boolean> {

@@ -32,7 +32,7 @@ export function spawnDemoAgent(configPath: string, dir: string, cursorDir: strin
     env: { NO_COLOR: "1" },
     stdin: "null",
     stdout: "null",
-    stderr: "null",
+    stderr: Deno.env.get("DEMO_AGENT_STDERR") === "1" ? "inherit" : "null",
   }).spawn();
   let stopped: Promise<number> | null = null;
   const stop = (): Promise<number> => {

@@ -87,6 +87,8 @@ export interface OtlpSink extends AsyncDisposable {
   readonly records: readonly SinkRecord[];
   /** Every request received, in arrival order. */
   readonly requests: readonly SinkRequest[];
+  /** The plain (gunzipped) protobuf of every /v1/logs request answered 2xx, for typed decoding. */
+  readonly logsRequestBodies: readonly Uint8Array[];
   /** Every request decoded on POST /v1/metrics (always answered 200), in arrival order. */
   readonly metricsRequests: readonly DecodedResourceMetrics[][];
   /** Changes how the following requests are answered (on /v1/logs). */
@@ -124,6 +126,7 @@ class Sink implements OtlpSink {
   readonly records: SinkRecord[] = [];
   readonly requests: SinkRequest[] = [];
   readonly metricsRequests: DecodedResourceMetrics[][] = [];
+  readonly logsRequestBodies: Uint8Array[] = [];
   #mode: SinkMode;
   #server: Deno.HttpServer<Deno.NetAddr>;
   #closing = new AbortController();
@@ -267,6 +270,7 @@ class Sink implements OtlpSink {
     }
     entry.status = answer.status;
     if (answer.status >= 200 && answer.status < 300) {
+      this.logsRequestBodies.push(isGzip ? await gunzip(body) : body);
       for (const record of decoded) this.records.push({ ...record, requestIndex: index });
       const payload = encodeLogsResponse(answer.rejected ?? 0, answer.message ?? "");
       const headers = { "content-type": "application/x-protobuf", ...answer.headers };
