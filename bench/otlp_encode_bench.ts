@@ -67,7 +67,7 @@ const batch: LogRecord[] = Array.from({ length: RECORDS_PER_BATCH }, (_, i) => (
   instrumentationScope: scope,
 }));
 
-const averageBodyBytes = batch.reduce((sum, r) => sum + new TextEncoder().encode(r.body as string).length, 0) /
+const averageBodyBytes = batch.reduce((sum, r) => sum + new TextEncoder().encode(String(r.body)).length, 0) /
   RECORDS_PER_BATCH;
 if (averageBodyBytes < 155 || averageBodyBytes > 185) {
   throw new Error(`Bench input drifted: average body ${averageBodyBytes.toFixed(0)} B, want ~170 B`);

@@ -6,29 +6,24 @@
  */
 
 import denoJson from "../deno.json" with { type: "json" };
-import { AckTracker } from "./ack/mod.ts";
+import { type Assembler, RecordAssembler, type RecordAssemblerOptions } from "./assemble/mod.ts";
 import type { Config } from "./config/mod.ts";
 import { CursorStore } from "./cursor/mod.ts";
 import { Discovery } from "./discovery/mod.ts";
 import { buildEnrichment } from "./enrich/mod.ts";
 import { Batcher } from "./export/batcher.ts";
 import { OtlpExporter } from "./export/mod.ts";
-import { type Component, Registry } from "./lifecycle/mod.ts";
-import type { InstrumentationScope, LogRecord } from "./record.ts";
-import { Tailer } from "./tailer/mod.ts";
-import type { TailedFile } from "./tailer/mod.ts";
+import { LossLedger } from "./ledger/mod.ts";
+import { Registry } from "./lifecycle/mod.ts";
+import { Progress } from "./progress/mod.ts";
+import type { InstrumentationScope, RecordSink } from "./record.ts";
+import { buildSignalStages } from "./signals/mod.ts";
+import { type ReadGate, Tailer } from "./tailer/mod.ts";
 import { type AgentMetrics, createAgentMetrics } from "./telemetry/agent_metrics.ts";
 import { TelemetryServer } from "./telemetry/http.ts";
 import { KindTracker } from "./telemetry/kinds.ts";
 import type { Logger } from "./telemetry/log.ts";
 import { MetricsRegistry } from "./telemetry/metrics.ts";
-import { buildSignalStages } from "./signals/mod.ts";
-import type { RecordOrigin } from "./extract/mod.ts";
-
-/** A record origin that still carries the tailer's file (until the reader rebuild, issue 8). */
-interface TailOrigin extends RecordOrigin {
-  file: TailedFile;
-}
 
 /** The agent's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -43,12 +38,21 @@ export interface AgentOptions {
   kv?: Deno.Kv;
   /** Called with the telemetry listener's bound address. */
   onTelemetryListen?: (address: { hostname: string; port: number }) => void;
+  /**
+   * Builds the record assembler from its options (default: {@linkcode RecordAssembler}). The seam to
+   * run the read loop with another assembler, e.g. one that throws for one file (quarantine test).
+   */
+  assembler?: (options: RecordAssemblerOptions) => Assembler;
+  /** Per-file read gate for the read loop (the limiter's delay mode, issue 11). */
+  readGate?: ReadGate;
 }
 
 /** A running agent. */
 export interface RunningAgent {
   readonly registry: Registry;
   readonly metrics: AgentMetrics;
+  /** The tracked files as `/status` shows them. */
+  snapshot(): ReturnType<Tailer["snapshot"]>;
   /** Flushes, drains exports up to `shutdown_timeout`, commits cursors, closes everything. Idempotent. */
   stop(): Promise<void>;
 }
@@ -131,7 +135,16 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   }
   const { enricher, informer } = enrichment;
   if (informer !== null) registry.add(informer);
-  const ack = new AckTracker<TailedFile>();
+  // The read path, one direction: tailer (read loop) -> assembler -> record stages -> batcher ->
+  // exporter. Progress (acks, holds, commit schedule) and the loss ledger are passed in; the read loop
+  // waits on progress.nextSettle() instead of being woken by the batcher.
+  const progress = new Progress({ cursorFlushIntervalMs: config.cursor.flushIntervalMs });
+  const ledger = new LossLedger({
+    metrics,
+    kinds,
+    logger,
+    descriptorWaitBoundMs: config.tail.descriptorStarvationAfterMs,
+  });
   const exporter = new OtlpExporter({
     endpoint: config.exporter.endpoint,
     headers: config.exporter.headers,
@@ -143,19 +156,21 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     metrics,
     logger,
   });
-  let tailer: Tailer | null = null;
-  const batcher = new Batcher<TailedFile>({
+  const batcher = new Batcher<string>({
     maxRecords: config.batch.maxRecords,
     maxBytes: config.batch.maxBytes,
     maxDelayMs: config.batch.maxDelayMs,
     maxConcurrentRequests: config.exporter.maxConcurrentRequests,
     exporter,
-    ack,
+    ack: progress.ack,
     metrics,
-    onSettled: () => tailer?.wake(),
   });
-  // Training signals (issue 10) between the record source and the batcher. Until the reader rebuild
-  // (issue 8) gives records an origin, the tailer's batcher calls are routed through the stages here.
+  // The last record stage. Stages from other issues (limiter, eviction join) go between the assembler
+  // and this sink, each built with the next one.
+  const toBatcher: RecordSink = {
+    push: (record, origin) => batcher.push(record, origin.fileKey, origin.startOffset, origin.sizeBytes),
+  };
+  // Training signals (issue 10): container rates -> dataloader timings -> JSON body, then the batcher.
   let signals;
   try {
     signals = buildSignalStages({
@@ -164,38 +179,28 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       logger,
       scope,
       resourceAttributes: config.nodeName === "" ? {} : { "k8s.node.name": config.nodeName },
-      next: {
-        push: (record, origin) =>
-          batcher.push(record, (origin as TailOrigin).file, origin.startOffset, origin.sizeBytes),
-      },
+      next: toBatcher,
     });
   } catch (err) {
     closeKv();
     throw new StartupError((err as Error).message, { cause: err });
   }
-  registryMetrics.onCollect(() => signals.collect());
+  const collectSignals = signals.collect;
+  registryMetrics.onCollect(collectSignals);
+  // Added before the tailer so it stops after it: its last export carries every record's timings.
   if (signals.metricsExporter !== null) registry.add(signals.metricsExporter);
-  const head = signals.head;
-  const stagedBatcher = new Proxy(batcher, {
-    get(target, property) {
-      if (property === "push") {
-        return (record: LogRecord, file: TailedFile, startOffset: number, bytes: number): void => {
-          const origin: TailOrigin = {
-            fileKey: file.key,
-            startOffset,
-            endOffset: startOffset + bytes,
-            sizeBytes: bytes,
-            podPath: file.podPath,
-            file,
-          };
-          head.push(record, origin);
-        };
-      }
-      const value = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-  tailer = new Tailer({
+  const assemblerOptions: RecordAssemblerOptions = {
+    sink: signals.head,
+    enrichment: enricher,
+    scope,
+    maxLogSizeBytes: config.maxLogSizeBytes,
+    includeFilePath: config.includeFilePath,
+    partialFlushTimeoutMs: config.partialFlushTimeoutMs,
+  };
+  // Cursor-store lock (issue 8 defect 6, src/cursor/cursor_lock.ts, another helper): take it here,
+  // before the cursors are loaded by the tailer's start, and release it after registry.stop().
+  const tailer = new Tailer({
+    config,
     discovery: new Discovery({
       include: config.include,
       exclude: config.exclude,
@@ -205,30 +210,17 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       logger,
     }),
     cursorStore: new CursorStore({ kv }),
-    batcher: stagedBatcher,
-    ack,
+    assembler: (options.assembler ?? ((o) => new RecordAssembler(o)))(assemblerOptions),
+    exportQueue: batcher,
+    progress,
+    ledger,
     enricher,
     metrics,
     kinds,
     logger,
-    scope,
-    startAt: config.startAt,
-    maxLogSizeBytes: config.maxLogSizeBytes,
-    includeFilePath: config.includeFilePath,
-    partialFlushTimeoutMs: config.partialFlushTimeoutMs,
-    memoryLimitBytes: config.memoryLimitBytes,
-    rescanIntervalMs: config.tail.rescanIntervalMs,
-    watchRescanIntervalMs: config.tail.watchRescanIntervalMs,
-    maxOpenFiles: config.tail.maxOpenFiles,
-    maxTrackedFiles: config.tail.maxTrackedFiles,
-    rotateWaitMs: config.tail.rotateWaitMs,
-    drainDeadlineMs: config.tail.drainDeadlineMs,
-    readBufferBytes: config.tail.readBufferBytes,
-    fingerprintBytes: config.tail.fingerprintBytes,
-    cursorFlushIntervalMs: config.cursor.flushIntervalMs,
-    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    readGate: options.readGate,
   });
-  registry.add(tailer as Component);
+  registry.add(tailer);
   try {
     await registry.start();
   } catch (err) {
@@ -239,6 +231,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   return {
     registry,
     metrics,
+    snapshot: () => tailer.snapshot(),
     stop: () => {
       stopping ??= registry.stop().finally(closeKv);
       return stopping;

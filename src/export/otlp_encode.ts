@@ -19,7 +19,6 @@ type SerializerRecord = SerializerRecords[number];
 type ReadFields =
   | "hrTime"
   | "hrTimeObserved"
-  | "body"
   | "attributes"
   | "droppedAttributesCount"
   | "severityNumber"
@@ -49,10 +48,28 @@ void RECORD_SHAPE_FITS;
  * ```
  */
 export function encodeLogsRequest(records: readonly LogRecord[]): Uint8Array<ArrayBuffer> {
-  const bytes = ProtobufLogsSerializer.serializeRequest(records as unknown as SerializerRecords);
+  const bytes = ProtobufLogsSerializer.serializeRequest(
+    withTextBodies(records) as unknown as SerializerRecords,
+  );
   if (bytes === undefined) throw new Error(`OTLP serializer returned nothing: records ${records.length}`);
   // The writer allocates a plain ArrayBuffer; TS 6 only knows it as ArrayBufferLike, which fetch refuses.
   return bytes as Uint8Array<ArrayBuffer>;
+}
+
+// Throwaway shim until the issue 9 encoder lands (its otlp_encode.ts replaces this file): the old
+// serializer only knows string bodies, so a UTF-8 byte body is decoded right before it. Non-fatal
+// decoding replaces invalid sequences with U+FFFD, so the wire stays a valid `string_value`.
+const bodyDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+function withTextBodies(records: readonly LogRecord[]): readonly LogRecord[] {
+  let out: LogRecord[] | null = null;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if (!(r.body instanceof Uint8Array)) continue;
+    out ??= records.slice();
+    out[i] = { ...r, body: bodyDecoder.decode(r.body) };
+  }
+  return out ?? records;
 }
 
 /** What an OTLP `ExportLogsServiceResponse` says, or why it could not be read. */

@@ -25,6 +25,17 @@ export interface AgentMetrics {
   longLines: Counter;
   pausedSeconds: Counter;
   inflightBytes: Gauge;
+  // reader rebuild (issue 8)
+  filesWaitingForDescriptor: Gauge;
+  descriptorWaitOldestSeconds: Gauge;
+  descriptorsReleased: Counter;
+  filesRefused: Counter;
+  filesQuarantined: Counter;
+  filesQuarantinedNow: Gauge;
+  filesIdleClosed: Counter;
+  backpressurePauses: Counter;
+  memoryBytes: Gauge;
+  recordsDropped: Counter;
   // cri + stitch
   malformedLines: Counter;
   partialFlushes: Counter;
@@ -92,6 +103,40 @@ export function createAgentMetrics(registry: MetricsRegistry): AgentMetrics {
     longLines: c("long_lines_total", "Lines longer than the read buffer, split into pieces"),
     pausedSeconds: c("backpressure_paused_seconds_total", "Seconds reading was paused for backpressure"),
     inflightBytes: g("inflight_bytes", "Bytes of records read but not yet acknowledged"),
+    filesWaitingForDescriptor: g(
+      "files_waiting_for_descriptor",
+      "Files with unread bytes waiting for a descriptor under tail.max_open_files",
+    ),
+    descriptorWaitOldestSeconds: g(
+      "descriptor_wait_oldest_seconds",
+      "How long the file waiting longest for a descriptor has waited",
+    ),
+    descriptorsReleased: c(
+      "descriptors_released_total",
+      "Descriptors given up by caught-up files (by reason: max_open_files, close_inactive)",
+      ["reason"],
+    ),
+    filesRefused: c(
+      "files_refused_total",
+      "Files refused once per identity (by reason: symlink_outside_roots, not_regular)",
+      ["reason"],
+    ),
+    filesQuarantined: c(
+      "files_quarantined_total",
+      "Files set aside after an unexpected error while reading or assembling them (by reason)",
+      ["reason"],
+    ),
+    filesQuarantinedNow: g("files_quarantined", "Files currently quarantined (retried with backoff)"),
+    filesIdleClosed: c("files_idle_closed_total", "Files closed after tail.close_inactive without new bytes"),
+    backpressurePauses: c("backpressure_pauses_total", "Times reading paused at memory_limit"),
+    memoryBytes: g(
+      "memory_accounted_bytes",
+      "Bytes read and not yet acknowledged, by where they sit (carry, stitch, records)",
+      ["where"],
+    ),
+    recordsDropped: c("records_dropped_total", "Records dropped on purpose by a record stage (by reason)", [
+      "reason",
+    ]),
     malformedLines: c("malformed_lines_total", "Lines without a valid CRI header, shipped raw (by reason)", [
       "reason",
     ]),
