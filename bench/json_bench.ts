@@ -5,8 +5,9 @@
  * both). Targets (issue 10): the JSON splat adds at most 2 us per JSON record; a non-JSON record that is
  * not a dataloader candidate pays under 0.1 us for the JSON and dataloader stages together.
  *
- * JSON bodies are 80-400 B objects like structured loggers write (level, ts, msg, a few scalar fields,
- * sometimes a nested object or an array); text bodies are 50-400 B of words, numbers and some
+ * JSON bodies are 80-400 B objects like structured loggers write (level, ts, msg, a few scalar fields
+ * with integers among them, sometimes a nested object or an array), and zap / structlog style bodies
+ * without integral numbers; text bodies are 50-400 B of words, numbers and some
  * multibyte text with no `_time` and no leading `{`.
  *
  * @module
@@ -68,7 +69,20 @@ function jsonBody(): string {
   return JSON.stringify(object);
 }
 
+/** A zap / structlog style body: float `ts`, strings and non-integral numbers only. */
+function zapBody(): string {
+  return JSON.stringify({
+    level: pick(LEVELS),
+    ts: 1_796_418_000 + Math.floor(random() * 1e6) + 0.5 + Math.floor(random() * 499_999) / 1e6,
+    caller: `train/loop.go:${10 + Math.floor(random() * 400)}`,
+    msg: words(20, 120),
+    loss: Math.round(random() * 10_000) / 1000 + 0.0001,
+    lr: 0.00025,
+  });
+}
+
 const JSON_BODIES = Array.from({ length: RECORDS }, () => encoder.encode(jsonBody()));
+const ZAP_BODIES = Array.from({ length: RECORDS }, () => encoder.encode(zapBody()));
 const TEXT_BODIES = Array.from({ length: RECORDS }, () => encoder.encode(words(50, 400)));
 const JSON_TEXTS = JSON_BODIES.map((b) => new TextDecoder().decode(b));
 const ORIGIN: RecordOrigin = { fileKey: "f", startOffset: 0, endOffset: 100, sizeBytes: 100, podPath: null };
@@ -122,6 +136,11 @@ Deno.bench({
   name: "json: 1000 JSON records, body mode",
   group: "json-record",
   fn: () => run(JSON_BODIES, bodyStage),
+});
+Deno.bench({
+  name: "json: 1000 zap-style JSON records (no integral numbers), body mode",
+  group: "json-record",
+  fn: () => run(ZAP_BODIES, bodyStage),
 });
 Deno.bench({
   name: "json: 1000 JSON records, attributes mode",

@@ -5,9 +5,10 @@
  *
  * Cost: a body whose first byte after optional whitespace is not `{` is passed on after one or two
  * byte reads. Numbers keep int vs double and big integers stay exact (see `AttrValue` in record.ts):
- * `JSON.parse` alone turns `1.0` into the int 1 and rounds integers beyond 2^53, so a cheap regex test
- * over the text sends the few bodies that hold such tokens through a reviver that reads each number's
- * source text (V8's JSON.parse source text access, in Deno 2.9).
+ * `JSON.parse` alone turns `1.0` into the int 1 and rounds integers beyond 2^53, so when the parsed
+ * body holds an integral value, a regex test over the text sends the few bodies that hold such tokens
+ * through a reviver that reads each number's source text (V8's JSON.parse source text access, in
+ * Deno 2.9). Bodies without integral numbers (zap, structlog: float `ts`, strings) skip the test.
  *
  * @module
  */
@@ -119,16 +120,27 @@ function reviveNumber(_key: string, value: unknown, context?: ReviverContext): u
 export function parseJsonBody(text: string, limits: JsonLimits): JsonBodyResult {
   let raw: unknown;
   try {
-    raw = NEEDS_SOURCE_RE.test(text)
-      ? JSON.parse(text, reviveNumber as (key: string, value: unknown) => unknown)
-      : JSON.parse(text);
+    raw = JSON.parse(text);
   } catch {
     return { ok: false, reason: classifyFailure(text) };
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     return { ok: false, reason: "not_object" };
   }
-  const top = raw as Record<string, unknown>;
+  const first = splat(raw as Record<string, unknown>, limits);
+  // Only an integral value can come from a token JSON.parse misread (`1.0`, `1e3`, an integer beyond
+  // 2^53), and a cut container is re-serialized, so only then is the text tested for such tokens; if
+  // it has one, it is parsed again with the reviver that reads each number's source.
+  if (!first.needsSource || !NEEDS_SOURCE_RE.test(text)) return first.result;
+  const exact = JSON.parse(text, reviveNumber as (key: string, value: unknown) => unknown);
+  return splat(exact as Record<string, unknown>, limits).result;
+}
+
+/** Takes the well-known keys out of a parsed object and bounds the rest (in place). */
+function splat(
+  top: Record<string, unknown>,
+  limits: JsonLimits,
+): { result: ParsedJsonBody; needsSource: boolean } {
   const result: ParsedJsonBody = {
     ok: true,
     fields: {},
@@ -144,7 +156,7 @@ export function parseJsonBody(text: string, limits: JsonLimits): JsonBodyResult 
   result.fields = walk.top(top, taken);
   result.cutDepth = walk.cutDepth;
   result.cutKeys = walk.cutKeys;
-  return result;
+  return { result, needsSource: walk.hasIntegral || walk.cutDepth > 0 };
 }
 
 /** The keys that set a record field; they leave the map. */
@@ -187,6 +199,8 @@ function takeWellKnown(top: Record<string, unknown>, result: ParsedJsonBody): Ta
 class BoundedWalk {
   cutDepth = 0;
   cutKeys = 0;
+  /** Whether some number in the body (well-known keys included) has an integral value. */
+  hasIntegral = false;
   #maxDepth: number;
   #keysLeft: number;
 
@@ -198,13 +212,15 @@ class BoundedWalk {
   top(source: Record<string, unknown>, skip: TakenKeys): { [key: string]: AttrValue } {
     const out: { [key: string]: AttrValue } = {};
     for (const key in source) {
+      const item = source[key];
+      if (typeof item === "number" && Number.isInteger(item)) this.hasIntegral = true;
       if (key === skip.level || key === skip.time) continue;
       if (this.#keysLeft === 0) {
         this.cutKeys++;
         continue;
       }
       this.#keysLeft--;
-      const value = this.#value(source[key], 2);
+      const value = this.#value(item, 2);
       // A plain assignment of "__proto__" would set the prototype instead of adding a key.
       if (key === "__proto__") {
         Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
@@ -236,6 +252,7 @@ class BoundedWalk {
     for (let i = 0; i < array.length; i++) {
       const item = array[i];
       if (typeof item === "object" && item !== null) array[i] = this.#value(item, depth + 1);
+      else if (typeof item === "number" && Number.isInteger(item)) this.hasIntegral = true;
     }
   }
 
@@ -249,6 +266,7 @@ class BoundedWalk {
       this.#keysLeft--;
       const item = object[key];
       if (typeof item === "object" && item !== null) object[key] = this.#value(item, depth + 1);
+      else if (typeof item === "number" && Number.isInteger(item)) this.hasIntegral = true;
     }
   }
 }
