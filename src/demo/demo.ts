@@ -304,11 +304,16 @@ async function printEviction(receiver: DemoReceiver, pod: string): Promise<void>
   }
   console.log(`\neviction record: event_name=${event.eventName} severity=${event.severityText}`);
   console.log(`  body: ${JSON.stringify(event.body)}`);
+  const lines = event.attributes["k8s.pod.last_lines"];
   for (const [key, value] of Object.entries(event.attributes)) {
-    const shown = Array.isArray(value)
-      ? `${value.length} entries, last: ${JSON.stringify(value.slice(-3)).slice(0, 300)}`
-      : JSON.stringify(value).slice(0, 300);
-    console.log(`  ${key}: ${shown}`);
+    if (key !== "k8s.pod.last_lines") console.log(`  ${key}: ${JSON.stringify(value)}`);
+  }
+  if (!Array.isArray(lines)) return;
+  console.log(`  k8s.pod.last_lines: ${lines.length} lines, the last ones:`);
+  for (const line of lines.slice(-5) as Record<string, unknown>[]) {
+    const body = typeof line.body === "string" ? line.body : JSON.stringify(line.body);
+    const shown = body.length > 100 ? `${body.slice(0, 100)}...` : body;
+    console.log(`    ${line.time} ${line["k8s.container.name"]} ${line["log.iostream"] ?? ""}: ${shown}`);
   }
 }
 
