@@ -113,7 +113,7 @@ Deno.bench({
   },
 });
 Deno.bench({
-  name: "dataloader: gate on 1000 non-candidate bodies, SWAR (the extractor's)",
+  name: "dataloader: gate on 1000 non-candidate bodies, scratch copy + SWAR (the extractor's)",
   group: "dataloader-gate",
   fn: () => {
     for (let i = 0; i < RECORDS; i++) if (extractor.mayMatch(TEXT_BODIES[i])) sink++;

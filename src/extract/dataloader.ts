@@ -5,8 +5,8 @@
  * the per (job, rank) summaries.
  *
  * Cost: a gate of literals every pattern needs (`_time` for the default set) is looked for in the
- * body's bytes first (four bytes at a time), so a body that cannot match costs one scan and never
- * reaches an engine. Only candidates are decoded and matched; the default patterns run on a JS RegExp
+ * body's bytes first (copied to an aligned scratch buffer and read four bytes at a time), so a body
+ * that cannot match costs one scan and never reaches an engine. Only candidates are decoded and matched; the default patterns run on a JS RegExp
  * twin that a property test checks against RE2 (same matches, linear time).
  *
  * @module
@@ -16,7 +16,7 @@ import { JOB_ID_ATTRIBUTE, RANK_ATTRIBUTE } from "../enrich/mod.ts";
 import type { AttrValue, LogRecord } from "../record.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { Series } from "../telemetry/metrics.ts";
-import { includesBytes } from "./_byte_search.ts";
+import { ByteSearch } from "./_byte_search.ts";
 import type { RecordOrigin, RecordSink, RecordStage } from "./_record_stage.ts";
 import {
   DEFAULT_DATALOADER_GATE,
@@ -59,6 +59,7 @@ export class DataloaderExtractor {
   /** Literals one of which every candidate contains, or null (every body is a candidate). */
   readonly gate: readonly string[] | null;
   #gateBytes: readonly Uint8Array[] | null;
+  #search = new ByteSearch();
   #decoder = new TextDecoder();
 
   private constructor(fields: Re2Fields[], gate: string[] | null) {
@@ -108,7 +109,7 @@ export class DataloaderExtractor {
       return false;
     }
     const gateBytes = this.#gateBytes!;
-    for (let i = 0; i < gateBytes.length; i++) if (includesBytes(body, gateBytes[i])) return true;
+    for (let i = 0; i < gateBytes.length; i++) if (this.#search.includes(body, gateBytes[i])) return true;
     return false;
   }
 
