@@ -36,6 +36,9 @@ export interface OtlpMetricsExporterOptions {
 
 type Outcome = "ok" | "http_error" | "network_error";
 
+/** The longest the last export at stop may take. */
+const FINAL_EXPORT_TIMEOUT_MS = 2_000;
+
 /** The component that exports the signal metrics. */
 export class OtlpMetricsExporter implements Component {
   readonly name = "metrics_exporter";
@@ -70,9 +73,9 @@ export class OtlpMetricsExporter implements Component {
     }, this.#o.intervalMs);
   }
 
-  /** Posts the current values once (also the last act of `stop`). Never throws. */
-  exportNow(): Promise<Outcome> {
-    const run = this.#post().finally(() => {
+  /** Posts the current values once (also the last act of `stop`), within `timeoutMs`. Never throws. */
+  exportNow(timeoutMs = this.#o.timeoutMs): Promise<Outcome> {
+    const run = this.#post(timeoutMs).finally(() => {
       if (this.#inFlight === run) this.#inFlight = null;
     });
     this.#inFlight = run;
@@ -84,7 +87,10 @@ export class OtlpMetricsExporter implements Component {
       if (this.#timer !== null) clearInterval(this.#timer);
       this.#timer = null;
       await this.#inFlight;
-      if (this.#serialize !== null) await this.exportNow();
+      // Bounded so a down endpoint cannot hold shutdown for a whole exporter.timeout.
+      if (this.#serialize !== null) {
+        await this.exportNow(Math.min(this.#o.timeoutMs, FINAL_EXPORT_TIMEOUT_MS));
+      }
     })();
     return this.#stopping;
   }
@@ -94,8 +100,8 @@ export class OtlpMetricsExporter implements Component {
     return { isHealthy: true, detail: last === null ? "no export yet" : `last export: ${last}` };
   }
 
-  async #post(): Promise<Outcome> {
-    const outcome = await this.#send();
+  async #post(timeoutMs: number): Promise<Outcome> {
+    const outcome = await this.#send(timeoutMs);
     this.#last = outcome;
     this.#o.metrics.metricsExportRequests.inc(1, outcome);
     if (outcome !== "ok") {
@@ -107,7 +113,7 @@ export class OtlpMetricsExporter implements Component {
     return outcome;
   }
 
-  async #send(): Promise<Outcome> {
+  async #send(timeoutMs: number): Promise<Outcome> {
     if (this.#serialize === null) return "network_error";
     const nowMs = this.#now();
     const request = buildMetricsRequest(this.#o.snapshot(nowMs), {
@@ -124,7 +130,7 @@ export class OtlpMetricsExporter implements Component {
         method: "POST",
         headers: this.#headers,
         body: body as Uint8Array<ArrayBuffer>,
-        signal: AbortSignal.timeout(this.#o.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       await response.body?.cancel();
       return response.ok ? "ok" : "http_error";
