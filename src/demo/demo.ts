@@ -10,7 +10,7 @@
  *
  * Each rank prints dataloader timings; the live summary shows per-rank input-bound ratios as the agent
  * exports them (OTLP metrics). Near the end one rank is evicted and the demo prints the eviction record
- * with the last lines it carried (when the agent has the eviction join). It ends by checking that every
+ * with the last lines it carried (the eviction join, `eviction.enabled`). It ends by checking that every
  * written record arrived, and cleans up. Stops after `--seconds` (default 20) or on Ctrl-C.
  *
  * The demo has its own small servers (demo_*.ts) rather than the test suite's fakes: the fakes carry
@@ -299,7 +299,7 @@ async function printEviction(receiver: DemoReceiver, pod: string): Promise<void>
   await waitFor(() => Promise.resolve(receiver.records.some(isEvent)), 5_000);
   const event = receiver.records.find(isEvent);
   if (event === undefined) {
-    console.log(`\nno eviction record for ${pod} (this agent build has no eviction join)`);
+    console.log(`\nno eviction record for ${pod} (eviction.enabled is off)`);
     return;
   }
   console.log(`\neviction record: event_name=${event.eventName} severity=${event.severityText}`);
