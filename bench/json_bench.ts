@@ -81,7 +81,14 @@ function zapBody(): string {
   });
 }
 
+/** The e2e bench generator's JSON line: top-level integers only, a 4-decimal float. */
+function flatBody(): string {
+  return `{"level":"${pick(LEVELS)}","logger":"trainer","step":${Math.floor(random() * 1e6)},` +
+    `"rank":${Math.floor(random() * 64)},"loss":${(random() * 4).toFixed(4)},"msg":"${words(20, 120)}"}`;
+}
+
 const JSON_BODIES = Array.from({ length: RECORDS }, () => encoder.encode(jsonBody()));
+const FLAT_BODIES = Array.from({ length: RECORDS }, () => encoder.encode(flatBody()));
 const ZAP_BODIES = Array.from({ length: RECORDS }, () => encoder.encode(zapBody()));
 const TEXT_BODIES = Array.from({ length: RECORDS }, () => encoder.encode(words(50, 400)));
 const JSON_TEXTS = JSON_BODIES.map((b) => new TextDecoder().decode(b));
@@ -141,6 +148,11 @@ Deno.bench({
   name: "json: 1000 zap-style JSON records (no integral numbers), body mode",
   group: "json-record",
   fn: () => run(ZAP_BODIES, bodyStage),
+});
+Deno.bench({
+  name: "json: 1000 flat JSON records (top-level integers only, as bench/e2e writes), body mode",
+  group: "json-record",
+  fn: () => run(FLAT_BODIES, bodyStage),
 });
 Deno.bench({
   name: "json: 1000 JSON records, attributes mode",

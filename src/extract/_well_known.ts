@@ -72,7 +72,8 @@ const LEVEL_NUMBERS: ReadonlyMap<number, number> = new Map([
  */
 export function severityOf(value: unknown): Severity | null {
   if (typeof value === "string") {
-    const n = value.length <= 16 ? LEVEL_WORDS.get(value.toLowerCase()) : undefined;
+    // Most loggers write lowercase: look that up before paying for toLowerCase.
+    const n = value.length > 16 ? undefined : LEVEL_WORDS.get(value) ?? LEVEL_WORDS.get(value.toLowerCase());
     return n === undefined ? null : { severityNumber: n, severityText: value };
   }
   if (typeof value === "number") {

@@ -130,8 +130,14 @@ export function parseJsonBody(text: string, limits: JsonLimits): JsonBodyResult 
   const first = splat(raw as Record<string, unknown>, limits);
   // Only an integral value can come from a token JSON.parse misread (`1.0`, `1e3`, an integer beyond
   // 2^53), and a cut container is re-serialized, so only then is the text tested for such tokens; if
-  // it has one, it is parsed again with the reviver that reads each number's source.
-  if (!first.needsSource || !NEEDS_SOURCE_RE.test(text)) return first.result;
+  // it has one, it is parsed again with the reviver that reads each number's source. Integral values
+  // that all sit at the top level are checked first by finding each one's token after its key.
+  const walk = first.walk;
+  if (walk.topIntegrals === null && !walk.hasNestedIntegral && walk.cutDepth === 0) return first.result;
+  if (!walk.hasNestedIntegral && walk.cutDepth === 0 && areIntTokens(text, walk.topIntegrals!)) {
+    return first.result;
+  }
+  if (!NEEDS_SOURCE_RE.test(text)) return first.result;
   const exact = JSON.parse(text, reviveNumber as (key: string, value: unknown) => unknown);
   return splat(exact as Record<string, unknown>, limits).result;
 }
@@ -140,7 +146,7 @@ export function parseJsonBody(text: string, limits: JsonLimits): JsonBodyResult 
 function splat(
   top: Record<string, unknown>,
   limits: JsonLimits,
-): { result: ParsedJsonBody; needsSource: boolean } {
+): { result: ParsedJsonBody; walk: BoundedWalk } {
   const result: ParsedJsonBody = {
     ok: true,
     fields: {},
@@ -156,7 +162,7 @@ function splat(
   result.fields = walk.top(top, taken);
   result.cutDepth = walk.cutDepth;
   result.cutKeys = walk.cutKeys;
-  return { result, needsSource: walk.hasIntegral || walk.cutDepth > 0 };
+  return { result, walk };
 }
 
 /** The keys that set a record field; they leave the map. */
@@ -199,8 +205,10 @@ function takeWellKnown(top: Record<string, unknown>, result: ParsedJsonBody): Ta
 class BoundedWalk {
   cutDepth = 0;
   cutKeys = 0;
-  /** Whether some number in the body (well-known keys included) has an integral value. */
-  hasIntegral = false;
+  /** Top-level entries (well-known keys included) whose value is an integral number, or null. */
+  topIntegrals: [key: string, value: number][] | null = null;
+  /** Whether an integral number sits below the top level. */
+  hasNestedIntegral = false;
   #maxDepth: number;
   #keysLeft: number;
 
@@ -213,7 +221,7 @@ class BoundedWalk {
     const out: { [key: string]: AttrValue } = {};
     for (const key in source) {
       const item = source[key];
-      if (typeof item === "number" && Number.isInteger(item)) this.hasIntegral = true;
+      if (typeof item === "number" && Number.isInteger(item)) (this.topIntegrals ??= []).push([key, item]);
       if (key === skip.level || key === skip.time) continue;
       if (this.#keysLeft === 0) {
         this.cutKeys++;
@@ -252,7 +260,7 @@ class BoundedWalk {
     for (let i = 0; i < array.length; i++) {
       const item = array[i];
       if (typeof item === "object" && item !== null) array[i] = this.#value(item, depth + 1);
-      else if (typeof item === "number" && Number.isInteger(item)) this.hasIntegral = true;
+      else if (typeof item === "number" && Number.isInteger(item)) this.hasNestedIntegral = true;
     }
   }
 
@@ -266,9 +274,45 @@ class BoundedWalk {
       this.#keysLeft--;
       const item = object[key];
       if (typeof item === "object" && item !== null) object[key] = this.#value(item, depth + 1);
-      else if (typeof item === "number" && Number.isInteger(item)) this.hasIntegral = true;
+      else if (typeof item === "number" && Number.isInteger(item)) this.hasNestedIntegral = true;
     }
   }
+}
+
+/**
+ * Whether each top-level integral value was written as a plain integer: its key occurs exactly once as a
+ * string token in the text (inside a JSON string every quote is escaped, so `"key"` can only be a real
+ * token; a second occurrence, e.g. the same key nested, makes it ambiguous), followed by `:` and exactly
+ * the value's digits, then no `.`, exponent or digit. Anything else, or an unsafe integer, says no and
+ * leaves the decision to the regex test.
+ */
+function areIntTokens(text: string, entries: readonly [string, number][]): boolean {
+  for (let e = 0; e < entries.length; e++) {
+    const [key, value] = entries[e];
+    if (!Number.isSafeInteger(value)) return false;
+    const needle = `"${key}"`;
+    const at = text.indexOf(needle);
+    if (at < 0 || text.indexOf(needle, at + 1) >= 0) return false;
+    let i = skipBlanks(text, at + needle.length);
+    if (text.charCodeAt(i) !== 0x3a) return false; // ':'
+    i = skipBlanks(text, i + 1);
+    const digits = String(value);
+    if (!text.startsWith(digits, i)) return false;
+    const next = text.charCodeAt(i + digits.length);
+    // A digit, '.', 'e' or 'E' right after: the token is longer than the integer (or not an integer).
+    if ((next >= 0x30 && next <= 0x39) || next === 0x2e || next === 0x65 || next === 0x45) return false;
+  }
+  return true;
+}
+
+function skipBlanks(text: string, from: number): number {
+  let i = from;
+  for (
+    let c = text.charCodeAt(i);
+    c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+    c = text.charCodeAt(++i)
+  );
+  return i;
 }
 
 /** The compact JSON text of a cut container, with exact big integers and doubles kept as written. */

@@ -330,12 +330,17 @@ Deno.test("parseJsonBody keeps every number token's int or double kind, whatever
   ).map((p) => p.join(""));
   let doubles = 0;
   assertProperty(
-    fc.property(token, fc.constantFrom(":", ": ", ",", "[\n"), (tok, sep) => {
-      // The token right after each kind of token start the fast-path test anchors on.
+    fc.property(token, fc.constantFrom(":", ": ", ",", "[\n", "dup", "str"), (tok, sep) => {
+      // The token after each kind of token start the regex test anchors on, and at the top level next
+      // to a nested key of the same name or a string value equal to the key (the key search says no).
       const fixed = sep === ","
         ? `{"a":[0,${tok}]}`
         : sep === "[\n"
         ? `{"a":[\n${tok}]}`
+        : sep === "dup"
+        ? `{"a":${tok},"n":{"a":0}}`
+        : sep === "str"
+        ? `{"a":${tok},"s":"a","t":7}`
         : `{"a"${sep}${tok}}`;
       const got = parseJsonBody(fixed, LIMITS);
       assert.ok(got.ok, fixed);
