@@ -8,7 +8,8 @@
  * `JSON.parse` alone turns `1.0` into the int 1 and rounds integers beyond 2^53, so when the parsed
  * body holds an integral value, a regex test over the text sends the few bodies that hold such tokens
  * through a reviver that reads each number's source text (V8's JSON.parse source text access, in
- * Deno 2.9). Bodies without integral numbers (zap, structlog: float `ts`, strings) skip the test.
+ * Deno 2.9). Bodies without integral numbers (zap, structlog: float `ts`, strings) skip the test, and
+ * top-level integers are confirmed by finding their token after their key.
  *
  * @module
  */
