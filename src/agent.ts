@@ -19,6 +19,7 @@ import { buildEgressBudgets, RATE_LIMIT_DROP_REASON } from "./limit/mod.ts";
 import { type ComponentHealth, Registry } from "./lifecycle/mod.ts";
 import { Progress } from "./progress/mod.ts";
 import type { InstrumentationScope, RecordSink } from "./record.ts";
+import { buildSignalStages } from "./signals/mod.ts";
 import { type ReadGate, Tailer } from "./tailer/mod.ts";
 import { type AgentMetrics, createAgentMetrics } from "./telemetry/agent_metrics.ts";
 import { TelemetryServer } from "./telemetry/http.ts";
@@ -240,12 +241,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     ack: progress.ack,
     metrics,
   });
-  // The last record stage. Stages from other issues (limiter, JSON, eviction join) go between the
-  // assembler and this sink, each built with the next one.
+  // The last record stage. Stages from other issues (limiter, eviction join) go between the assembler
+  // and this sink, each built with the next one.
   const toBatcher: RecordSink = {
     push: (record, origin) => batcher.push(record, origin.fileKey, origin.startOffset, origin.sizeBytes),
   };
-  // Record stages, in DESIGN.md order: assembler -> eviction join -> egress budgets -> batcher.
+  // Record stages, in DESIGN.md order: assembler -> training signals (container rates, dataloader
+  // timings, JSON body) -> eviction join -> egress budgets -> batcher.
   // Egress budgets (issue 11): absent without a budget.
   const budgets = buildEgressBudgets({
     config,
@@ -279,8 +281,26 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       logger,
     });
   }
+  // Training signals (issue 10), before the eviction join so its event records are not counted as lines.
+  let signals;
+  try {
+    signals = buildSignalStages({
+      config,
+      metrics,
+      logger,
+      scope,
+      resourceAttributes: config.nodeName === "" ? {} : { "k8s.node.name": config.nodeName },
+      next: evictionStage ?? afterEviction,
+    });
+  } catch (err) {
+    closeKv();
+    throw new StartupError((err as Error).message, { cause: err });
+  }
+  registryMetrics.onCollect(signals.collect);
+  // Added before the tailer so it stops after it: its last export carries every record's timings.
+  if (signals.metricsExporter !== null) registry.add(signals.metricsExporter);
   const assemblerOptions: RecordAssemblerOptions = {
-    sink: evictionStage ?? afterEviction,
+    sink: signals.head,
     enrichment: enricher,
     scope,
     maxLogSizeBytes: config.maxLogSizeBytes,

@@ -19,6 +19,7 @@ import {
   validateConfig,
 } from "./config/mod.ts";
 import { checkEnrichmentConfig } from "./enrich/mod.ts";
+import { checkDataloaderPatterns } from "./extract/mod.ts";
 import { createAgentMetrics } from "./telemetry/agent_metrics.ts";
 import { Logger, toError } from "./telemetry/log.ts";
 import { MetricsRegistry } from "./telemetry/metrics.ts";
@@ -57,7 +58,15 @@ async function main(args: string[]): Promise<number> {
     return await runCheckConfig(flags.configPath ?? "", {
       env,
       stdout: print,
-      checkMore: (config) => checkEnrichmentConfig(config, metrics),
+      checkMore: (config) => [
+        ...checkEnrichmentConfig(config, metrics),
+        ...(config.dataloader.enabled
+          ? checkDataloaderPatterns(config.dataloader.patterns, {
+            maxInputBytes: config.dataloader.maxInputBytes,
+            metrics,
+          })
+          : []),
+      ],
     });
   }
 

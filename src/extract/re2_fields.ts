@@ -53,6 +53,12 @@ export interface Re2FieldsOptions {
    * engine, which gives the same matches ~30x faster; `re2` always uses RE2. @default "auto"
    */
   engine?: "auto" | "re2";
+  /**
+   * A JS RegExp known to match exactly like `pattern` and in linear time, for a pattern outside the
+   * subset the static analysis recognises (the default dataloader patterns; their equivalence is
+   * checked against RE2 by a property test). Used when `engine` is `auto`. @default none
+   */
+  jsEquivalent?: RegExp;
   metrics: Pick<AgentMetrics, "re2Calls" | "re2InputsCapped" | "re2Failures">;
 }
 
@@ -87,7 +93,7 @@ export class Re2Fields {
     this.groupNames = groupNames;
     this.prefilter = derivePrefilter(pattern);
     this.#re = re;
-    this.#js = options.engine === "re2" ? null : linearJsEquivalent(pattern);
+    this.#js = options.engine === "re2" ? null : options.jsEquivalent ?? linearJsEquivalent(pattern);
     this.engine = this.#js === null ? "re2" : "js";
     this.#maxInputBytes = options.maxInputBytes;
     this.#scratch = new Uint8Array(options.maxInputBytes);
