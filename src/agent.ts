@@ -12,6 +12,7 @@ import { acquireCursorLock, type CursorLock, CursorStore } from "./cursor/mod.ts
 import { Discovery } from "./discovery/mod.ts";
 import { EmittedKeyStore, EvictionJoin, EvictionStage } from "./evict/mod.ts";
 import { buildEnrichment } from "./enrich/mod.ts";
+import { DataloaderExtractor, loadRe2Engine } from "./extract/mod.ts";
 import { Batcher } from "./export/batcher.ts";
 import { OtlpExporter } from "./export/mod.ts";
 import { LossLedger } from "./ledger/mod.ts";
@@ -193,6 +194,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const scope: InstrumentationScope = { name: "containerstdout", version: VERSION };
   // Built once the batcher exists (below); detections arrive only after registry.start().
   let evictionStage: EvictionStage | null = null;
+  // re2-wasm (a fixed 16 MiB WebAssembly heap) is loaded only when a dataloader pattern is outside the JS
+  // subset; buildEnrichment does the same for the rank pattern.
+  if (config.dataloader.enabled && DataloaderExtractor.needsRe2(config.dataloader.patterns)) {
+    await loadRe2Engine();
+  }
   let enrichment;
   try {
     enrichment = await buildEnrichment({

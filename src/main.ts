@@ -19,7 +19,7 @@ import {
   validateConfig,
 } from "./config/mod.ts";
 import { checkEnrichmentConfig } from "./enrich/mod.ts";
-import { checkDataloaderPatterns } from "./extract/mod.ts";
+import { checkDataloaderPatterns, loadRe2Engine } from "./extract/mod.ts";
 import { createAgentMetrics } from "./telemetry/agent_metrics.ts";
 import { Logger, toError } from "./telemetry/log.ts";
 import { MetricsRegistry } from "./telemetry/metrics.ts";
@@ -55,6 +55,8 @@ async function main(args: string[]): Promise<number> {
     // Beyond the schema: what only the enrichment stage can check (the RE2 rank pattern compiles,
     // sources and key filters are usable), without connecting anywhere.
     const metrics = createAgentMetrics(new MetricsRegistry());
+    // Every pattern is validated by RE2 here, including those the agent will run on the JS engine.
+    await loadRe2Engine();
     return await runCheckConfig(flags.configPath ?? "", {
       env,
       stdout: print,

@@ -23,7 +23,7 @@ import {
   DEFAULT_DATALOADER_PATTERNS,
   MAX_DATALOADER_PATTERN_LENGTH,
 } from "./dataloader_patterns.ts";
-import { Re2CompileError, Re2Fields } from "./re2_fields.ts";
+import { patternNeedsRe2, Re2CompileError, Re2Fields } from "./re2_fields.ts";
 
 export { DEFAULT_DATALOADER_PATTERNS };
 
@@ -98,6 +98,12 @@ export class DataloaderExtractor {
       return compiled;
     });
     return new DataloaderExtractor(fields, isDefault ? [DEFAULT_DATALOADER_GATE] : unionGate(fields));
+  }
+
+  /** Whether compiling `patterns` needs the RE2 engine loaded (the defaults have proven JS twins). */
+  static needsRe2(patterns: readonly string[]): boolean {
+    if (sameList(patterns, DEFAULT_DATALOADER_PATTERNS)) return false;
+    return patterns.some((pattern) => patternNeedsRe2(pattern));
   }
 
   /** False when no pattern can match `body` (the gate literals are absent). */

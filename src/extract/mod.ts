@@ -1,5 +1,7 @@
 export {
   type LiteralPrefilter,
+  loadRe2Engine,
+  patternNeedsRe2,
   Re2CompileError,
   type Re2CompileFailure,
   Re2Fields,

@@ -15,6 +15,10 @@ import type { LogRecord } from "../../src/record.ts";
 import { createAgentMetrics } from "../../src/telemetry/agent_metrics.ts";
 import { MetricsRegistry } from "../../src/telemetry/metrics.ts";
 import { assertProperty } from "../_helpers/property.ts";
+import { loadRe2Engine } from "../../src/extract/mod.ts";
+
+// These tests compile patterns with the RE2 engine itself (the agent loads it only when a pattern needs it).
+await loadRe2Engine();
 
 function freshMetrics() {
   return createAgentMetrics(new MetricsRegistry());
