@@ -231,8 +231,11 @@ export class Tailer implements Component {
           // Coalesce wake-ups: a writer produces a watch event per write(2); reading at most every
           // MIN_IDLE_ROUND_GAP_MS turns thousands of tiny reads per second into a few larger ones, so the
           // cost follows files and bytes, not write calls (issue 9).
+          // Not while paused at memory_limit: there the wake-up is a settled batch, and reading again at
+          // once is what keeps a small memory_limit from capping throughput.
           const gap = MIN_IDLE_ROUND_GAP_MS - (this.#now() - idleSinceMs);
-          if (gap > 0 && !signal.aborted) await abortableDelay(gap, signal);
+          const isPaused = this.#pausedSinceMs !== null;
+          if (gap > 0 && !isPaused && !signal.aborted) await abortableDelay(gap, signal);
         }
       } catch (err) {
         // A bug outside any one file (per-file errors quarantine that file): count it, keep the loop alive.

@@ -48,6 +48,7 @@ export async function runBacklog(options: ModeOptions): Promise<ModeResult> {
     extraYaml: `memory_limit: ${memoryLimit}`,
   });
   const scrape = new MetricsScraper(`http://127.0.0.1:${port}/metrics`);
+  const scraping = scrape.loop(250);
   await waitUntil(() => scrape.latest !== null, { timeoutMs: 60_000, abortOn: agent.exited, pollMs: 50 });
   await delay(2_000);
   const baselineRssMiB = mib(Math.max(...sampler.samples.map((s) => s.rssBytes)));
@@ -55,7 +56,6 @@ export async function runBacklog(options: ModeOptions): Promise<ModeResult> {
     await Deno.rename(join(dirHolder, entry.name), join(run.root, entry.name));
   }
   await Deno.remove(dirHolder, { recursive: true });
-  const scraping = scrape.loop(250);
   const slowUntilMs = performance.now() + options.outageSec * 1000;
   await waitUntil(() => performance.now() >= slowUntilMs, {
     timeoutMs: options.outageSec * 1000 + 5_000,
@@ -154,7 +154,6 @@ class MetricsScraper {
 
   constructor(url: string) {
     this.#url = url;
-    void this.#scrapeOnce();
   }
 
   async loop(intervalMs: number): Promise<void> {
