@@ -14,11 +14,19 @@ import { agentPermissionFlags } from "../../tests/_helpers/agent_process.ts";
 export const REPO_DIR: string = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
 
 /**
+ * The checkout whose agent the bench runs: this repository, or `BENCH_AGENT_DIR` (another checkout, e.g. a
+ * `git worktree` of an older commit, to compare before and after in one session with the same harness).
+ */
+export const AGENT_DIR: string = Deno.env.get("BENCH_AGENT_DIR") ?? REPO_DIR;
+
+/**
  * The `--v8-flags=...` argument of deno.json's `start` task (the same flags `compile` embeds), or none.
- * Read from deno.json so the bench measures the agent with the heap sizing users get.
+ * Read from the agent checkout's deno.json so the bench measures the agent with the heap sizing users get.
  */
 export const START_TASK_V8_FLAGS: readonly string[] = (() => {
-  const config = JSON.parse(Deno.readTextFileSync(`${REPO_DIR}/deno.json`)) as { tasks?: { start?: string } };
+  const config = JSON.parse(Deno.readTextFileSync(`${AGENT_DIR}/deno.json`)) as {
+    tasks?: { start?: string };
+  };
   return (config.tasks?.start ?? "").split(/\s+/).filter((arg) => arg.startsWith("--v8-flags="));
 })();
 
@@ -89,12 +97,18 @@ export class AgentProcess implements AsyncDisposable {
     this.exited = Promise.all([child.status, pump]).then(([status]) => status);
   }
 
-  /** Spawns `deno run -P=agent ... src/main.ts --config <configPath>` in the repository root. */
+  /** Spawns `deno run -P=agent ... src/main.ts --config <configPath>` in the agent checkout's root. */
   static spawn(options: AgentProcessOptions): AgentProcess {
     const args = [
       "run",
       // The set's paths plus the bench's own: a flag next to -P=agent replaces that kind's list.
-      ...agentPermissionFlags(options.readPaths, options.writePaths),
+      // Another checkout's agent reads its own node_modules (the set names them relative to its root).
+      ...agentPermissionFlags(
+        AGENT_DIR === REPO_DIR
+          ? options.readPaths
+          : [...options.readPaths, `${AGENT_DIR}/node_modules/.deno`],
+        options.writePaths,
+      ),
       ...START_TASK_V8_FLAGS,
       ...(options.denoArgs ?? []),
       "src/main.ts",
@@ -103,7 +117,7 @@ export class AgentProcess implements AsyncDisposable {
     ];
     const child = new Deno.Command(Deno.execPath(), {
       args,
-      cwd: REPO_DIR,
+      cwd: AGENT_DIR,
       env: { NO_COLOR: "1" },
       stdin: "null",
       stdout: "null",

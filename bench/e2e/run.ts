@@ -14,7 +14,7 @@
 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { REPO_DIR } from "./agent_process.ts";
+import { AGENT_DIR, REPO_DIR } from "./agent_process.ts";
 import type { ModeOptions, ModeResult } from "./harness.ts";
 import { runBacklog } from "./modes/backlog.ts";
 import { runIdle } from "./modes/idle.ts";
@@ -162,7 +162,8 @@ export async function describeMachine(): Promise<Machine> {
   const meminfo = await Deno.readTextFile("/proc/meminfo");
   const git = await new Deno.Command("git", {
     args: ["describe", "--always", "--dirty"],
-    cwd: REPO_DIR,
+    // The agent's commit: BENCH_AGENT_DIR when it names another checkout.
+    cwd: AGENT_DIR,
     stdout: "piped",
     stderr: "null",
   }).output().catch(() => undefined);
