@@ -5,6 +5,7 @@
  * @module
  */
 
+import process from "node:process";
 import denoJson from "../deno.json" with { type: "json" };
 import { AckTracker } from "./ack/mod.ts";
 import type { Config } from "./config/mod.ts";
@@ -77,7 +78,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const registryMetrics = new MetricsRegistry();
   const metrics = createAgentMetrics(registryMetrics);
   metrics.buildInfo.set(1, VERSION);
+  let cpuSeenUs = { user: 0, system: 0 };
   registryMetrics.onCollect(() => {
+    const cpu = process.cpuUsage();
+    metrics.processCpuSeconds.inc(Math.max(0, cpu.user - cpuSeenUs.user) / 1e6, "user");
+    metrics.processCpuSeconds.inc(Math.max(0, cpu.system - cpuSeenUs.system) / 1e6, "system");
+    cpuSeenUs = cpu;
     const usage = Deno.memoryUsage();
     metrics.processResidentBytes.set(usage.rss);
     metrics.processHeapBytes.set(usage.heapUsed, "used");
@@ -111,6 +117,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         registry: registryMetrics,
         kinds,
         health: () => registry.health(),
+        status: { files: () => tailer?.snapshot() ?? [] },
+        isStatusRemoteAllowed: config.telemetry.isStatusRemoteAllowed,
         onListen: options.onTelemetryListen,
       }),
     );
@@ -181,6 +189,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     shutdownTimeoutMs: config.shutdownTimeoutMs,
   });
   registry.add(tailer as Component);
+  registryMetrics.onCollect(() => {
+    let behind = 0;
+    for (const file of tailer?.snapshot() ?? []) behind += file.bytesBehind;
+    metrics.readLagBytes.set(behind);
+  });
   try {
     await registry.start();
   } catch (err) {

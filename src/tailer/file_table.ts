@@ -17,6 +17,16 @@ import { type CursorSync, cursorValueOf, findByIdentity, hasHead } from "./curso
 import { type Fingerprint, fingerprintOf, guardHashAt } from "./file_identity.ts";
 import { TailedFile } from "./tailed_file.ts";
 
+/**
+ * Why bytes of a file were lost: the `reason` label of `containerstdout_lost_bytes_total` and
+ * `containerstdout_lost_files_total` (docs/FAILURE-MODES.md has one row per value).
+ */
+export type FileLossReason =
+  | "vanished_before_open"
+  | "drain_deadline"
+  | "deleted_while_paused"
+  | "gone_while_down";
+
 /** What the table asks of the tailer. */
 export interface FileTableHooks {
   now(): number;
@@ -26,7 +36,7 @@ export interface FileTableHooks {
   countLoss(
     tf: TailedFile,
     bytes: number,
-    reason: string,
+    reason: FileLossReason,
     kind: "RotationStalled" | "BackpressureDrop",
   ): void;
   /** Counts `bytes` of a file that vanished while the agent was down. */

@@ -18,7 +18,8 @@ import type { KindTracker } from "../telemetry/kinds.ts";
 import { type Logger, toError } from "../telemetry/log.ts";
 import { CursorSync } from "./cursor_sync.ts";
 import { fingerprintOf } from "./file_identity.ts";
-import { FileTable } from "./file_table.ts";
+import { type FileLossReason, FileTable } from "./file_table.ts";
+import { type FileStatus, fileStatusOf } from "./file_status.ts";
 import {
   type ChunkContext,
   type ChunkCounts,
@@ -188,6 +189,11 @@ export class Tailer implements Component, RecordSink {
     await this.#commit;
     await this.#commitCursors(this.#now());
     for (const tf of this.#files.byKey.values()) this.#closeFd(tf);
+  }
+
+  /** Every tracked file, for `/status`. */
+  snapshot(): FileStatus[] {
+    return [...this.#files.byKey.values()].map(fileStatusOf);
   }
 
   health(): ComponentHealth {
@@ -521,7 +527,7 @@ export class Tailer implements Component, RecordSink {
   #countLoss(
     tf: TailedFile,
     bytes: number,
-    reason: string,
+    reason: FileLossReason,
     kind: "RotationStalled" | "BackpressureDrop",
   ): void {
     this.#o.metrics.bytesLost.inc(bytes, reason);
@@ -532,8 +538,9 @@ export class Tailer implements Component, RecordSink {
   }
 
   #lostWhileDown(path: string, bytes: number): void {
-    this.#o.metrics.bytesLost.inc(bytes, "gone_while_down");
-    this.#o.metrics.filesLost.inc(1, "gone_while_down");
+    const reason: FileLossReason = "gone_while_down";
+    this.#o.metrics.bytesLost.inc(bytes, reason);
+    this.#o.metrics.filesLost.inc(1, reason);
     this.#lastLossMs.set("RotationStalled", this.#now());
     this.#o.kinds.raise("RotationStalled", `${bytes} bytes of ${path} lost: gone_while_down`);
     this.#o.logger.warn("Log file vanished while the agent was down", { path, unread: bytes });

@@ -25,6 +25,7 @@ export interface AgentMetrics {
   longLines: Counter;
   pausedSeconds: Counter;
   inflightBytes: Gauge;
+  readLagBytes: Gauge;
   // cri + stitch
   malformedLines: Counter;
   partialFlushes: Counter;
@@ -54,6 +55,7 @@ export interface AgentMetrics {
   // process
   processResidentBytes: Gauge;
   processHeapBytes: Gauge;
+  processCpuSeconds: Counter;
   buildInfo: Gauge;
 }
 
@@ -79,6 +81,7 @@ export function createAgentMetrics(registry: MetricsRegistry): AgentMetrics {
     longLines: c("long_lines_total", "Lines longer than the read buffer, split into pieces"),
     pausedSeconds: c("backpressure_paused_seconds_total", "Seconds reading was paused for backpressure"),
     inflightBytes: g("inflight_bytes", "Bytes of records read but not yet acknowledged"),
+    readLagBytes: g("read_lag_bytes", "Bytes written to tracked files and not yet read (sum over files)"),
     malformedLines: c("malformed_lines_total", "Lines without a valid CRI header, shipped raw (by reason)", [
       "reason",
     ]),
@@ -112,6 +115,13 @@ export function createAgentMetrics(registry: MetricsRegistry): AgentMetrics {
       "JavaScript heap of the agent (by kind: used, total, external)",
       [
         "kind",
+      ],
+    ),
+    processCpuSeconds: c(
+      "process_cpu_seconds_total",
+      "CPU seconds used by the agent (by mode: user, system)",
+      [
+        "mode",
       ],
     ),
     buildInfo: g("build_info", "Always 1; the version label names the agent build", ["version"]),
