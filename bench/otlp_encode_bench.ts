@@ -1,14 +1,15 @@
 /**
- * OTLP encoding cost per batch of 1000 records (~170 B bodies) across 20 container resources: the plain
- * serializer (baseline), our encoder, and our encoder plus gzip. Divide the time per iteration by 1000
- * for the cost per record.
+ * OTLP encoding cost per batch of 1000 records (~170 B bodies) across 20 container resources, side by
+ * side: the otlp-transformer serializer (baseline, the path before our encoder) and our encoder, with
+ * string bodies and with bytes bodies as the reader produces them; each with and without gzip level 1
+ * (the production `prepare`). Divide the time per iteration by 1000 for the cost per record.
  *
  * @module
  */
 
 import { gzipSync } from "node:zlib";
 import { ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
-import { encodeLogsRequest, OtlpExporter } from "../src/export/mod.ts";
+import { encodeLogsRequest, LogsRequestEncoder, OtlpExporter } from "../src/export/mod.ts";
 import { createAgentMetrics } from "../src/telemetry/agent_metrics.ts";
 import { Logger } from "../src/telemetry/log.ts";
 import { MetricsRegistry } from "../src/telemetry/metrics.ts";
@@ -67,7 +68,26 @@ const batch: LogRecord[] = Array.from({ length: RECORDS_PER_BATCH }, (_, i) => (
   instrumentationScope: scope,
 }));
 
-const averageBodyBytes = batch.reduce((sum, r) => sum + new TextEncoder().encode(r.body).length, 0) /
+/** The same records with their body as UTF-8 bytes, as the reader hands them over (each its own copy). */
+const byteBatch: LogRecord[] = batch.map((record) => ({
+  ...record,
+  body: new TextEncoder().encode(record.body as string),
+}));
+
+/**
+ * The same records in the order the reader hands them over: runs of 50 per file (one read chunk), each
+ * file's path one shared string. The batches above interleave files record by record with a fresh path
+ * string each: the worst case for the encoder's attribute caches.
+ */
+const filePaths = resources.map((_, r) => `/var/log/pods/x_trainer-${r}_uid/main/0.log`);
+const runBatch: LogRecord[] = byteBatch.map((_, k) => {
+  const file = Math.floor(k / 50);
+  const i = file + RESOURCE_COUNT * (k % 50); // the k-th record read is record i of the interleaved batch
+  const record = byteBatch[i];
+  return { ...record, attributes: { ...record.attributes, "log.file.path": filePaths[file] } };
+});
+
+const averageBodyBytes = byteBatch.reduce((sum, r) => sum + (r.body as Uint8Array).length, 0) /
   RECORDS_PER_BATCH;
 if (averageBodyBytes < 155 || averageBodyBytes > 185) {
   throw new Error(`Bench input drifted: average body ${averageBodyBytes.toFixed(0)} B, want ~170 B`);
@@ -87,13 +107,54 @@ const exporter = new OtlpExporter({
 
 type SerializerRecords = Parameters<typeof ProtobufLogsSerializer.serializeRequest>[0];
 
+/** Today's path before our encoder: the transformer's serializer, then gzip level 1 as `prepare` does. */
+function transformerPrepare(records: readonly LogRecord[]): Uint8Array {
+  const plain = ProtobufLogsSerializer.serializeRequest(records as unknown as SerializerRecords)!;
+  return new Uint8Array(gzipSync(plain, { level: 1 }));
+}
+
 async function gzipWithStream(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
   const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
+const encoder = new LogsRequestEncoder();
+
 Deno.bench({
-  name: "otlp encode: serializer only, 1000 records of ~170 B over 20 resources",
+  name: "otlp encode + gzip: otlp-transformer serializer + gzipSync level 1, 1000 records",
+  group: "otlp encode + gzip",
+  baseline: true,
+  fn() {
+    transformerPrepare(batch);
+  },
+});
+
+Deno.bench({
+  name: "otlp encode + gzip: OtlpExporter.prepare (own encoder + gzipSync level 1), string bodies",
+  group: "otlp encode + gzip",
+  fn() {
+    exporter.prepare(batch);
+  },
+});
+
+Deno.bench({
+  name: "otlp encode + gzip: OtlpExporter.prepare (own encoder + gzipSync level 1), bytes bodies",
+  group: "otlp encode + gzip",
+  fn() {
+    exporter.prepare(byteBatch);
+  },
+});
+
+Deno.bench({
+  name: "otlp encode + gzip: OtlpExporter.prepare, bytes bodies in runs of 50 per file (reader order)",
+  group: "otlp encode + gzip",
+  fn() {
+    exporter.prepare(runBatch);
+  },
+});
+
+Deno.bench({
+  name: "otlp encode: otlp-transformer serializer, 1000 records of ~170 B over 20 resources",
   group: "otlp encode",
   baseline: true,
   fn() {
@@ -102,39 +163,59 @@ Deno.bench({
 });
 
 Deno.bench({
-  name: "otlp encode: encodeLogsRequest, 1000 records",
+  name: "otlp encode: own encoder, string bodies, 1000 records",
   group: "otlp encode",
   fn() {
-    encodeLogsRequest(batch);
+    encoder.encode(batch);
   },
 });
 
 Deno.bench({
-  name: "otlp encode: encodeLogsRequest + gzip (CompressionStream), 1000 records",
+  name: "otlp encode: own encoder, bytes bodies (UTF-8 validated), 1000 records",
   group: "otlp encode",
+  fn() {
+    encoder.encode(byteBatch);
+  },
+});
+
+const plainBytes = encodeLogsRequest(byteBatch);
+
+Deno.bench({
+  name: "gzip: gzipSync level 1 of one encoded 1000-record request (production)",
+  group: "gzip",
+  baseline: true,
+  fn() {
+    gzipSync(plainBytes, { level: 1 });
+  },
+});
+
+Deno.bench({
+  name: "gzip: gzipSync level 6 of one encoded 1000-record request",
+  group: "gzip",
+  fn() {
+    gzipSync(plainBytes);
+  },
+});
+
+Deno.bench({
+  name: "gzip: CompressionStream of one encoded 1000-record request",
+  group: "gzip",
   async fn() {
-    await gzipWithStream(encodeLogsRequest(batch));
+    await gzipWithStream(plainBytes);
   },
 });
 
 Deno.bench({
-  name: "otlp encode: encodeLogsRequest + gzip (node:zlib gzipSync, level 6), 1000 records",
+  name: "otlp encode: own encoder, bytes bodies in runs of 50 per file (reader order), 1000 records",
   group: "otlp encode",
   fn() {
-    gzipSync(encodeLogsRequest(batch));
+    encoder.encode(runBatch);
   },
 });
 
-Deno.bench({
-  name: "otlp encode: OtlpExporter.prepare (encode + gzipSync level 1, production), 1000 records",
-  group: "otlp encode",
-  fn() {
-    exporter.prepare(batch);
-  },
-});
-
-const gzip6 = gzipSync(encodeLogsRequest(batch)).length;
-const gzip1 = exporter.prepare(batch).body.length;
+const gzip6 = gzipSync(plainBytes).length;
+const gzip1 = exporter.prepare(byteBatch).body.length;
 console.log(
-  `gzip output for the batch: level 6 ${gzip6} B, level 1 ${gzip1} B (${(gzip1 / gzip6).toFixed(2)}x)`,
+  `request for the batch: ${plainBytes.length} B; gzip level 6 ${gzip6} B, level 1 ${gzip1} B ` +
+    `(${(gzip1 / gzip6).toFixed(2)}x)`,
 );

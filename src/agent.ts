@@ -7,17 +7,18 @@
 
 import process from "node:process";
 import denoJson from "../deno.json" with { type: "json" };
-import { AckTracker } from "./ack/mod.ts";
+import { type Assembler, RecordAssembler, type RecordAssemblerOptions } from "./assemble/mod.ts";
 import type { Config } from "./config/mod.ts";
 import { CursorStore } from "./cursor/mod.ts";
 import { Discovery } from "./discovery/mod.ts";
 import { buildEnrichment } from "./enrich/mod.ts";
 import { Batcher } from "./export/batcher.ts";
 import { OtlpExporter } from "./export/mod.ts";
-import { type Component, Registry } from "./lifecycle/mod.ts";
-import type { InstrumentationScope } from "./record.ts";
-import { Tailer } from "./tailer/mod.ts";
-import type { TailedFile } from "./tailer/mod.ts";
+import { LossLedger } from "./ledger/mod.ts";
+import { Registry } from "./lifecycle/mod.ts";
+import { Progress } from "./progress/mod.ts";
+import type { InstrumentationScope, RecordSink } from "./record.ts";
+import { type ReadGate, Tailer } from "./tailer/mod.ts";
 import { type AgentMetrics, createAgentMetrics } from "./telemetry/agent_metrics.ts";
 import { TelemetryServer } from "./telemetry/http.ts";
 import { KindTracker } from "./telemetry/kinds.ts";
@@ -37,12 +38,21 @@ export interface AgentOptions {
   kv?: Deno.Kv;
   /** Called with the telemetry listener's bound address. */
   onTelemetryListen?: (address: { hostname: string; port: number }) => void;
+  /**
+   * Builds the record assembler from its options (default: {@linkcode RecordAssembler}). The seam to
+   * run the read loop with another assembler, e.g. one that throws for one file (quarantine test).
+   */
+  assembler?: (options: RecordAssemblerOptions) => Assembler;
+  /** Per-file read gate for the read loop (the limiter's delay mode, issue 11). */
+  readGate?: ReadGate;
 }
 
 /** A running agent. */
 export interface RunningAgent {
   readonly registry: Registry;
   readonly metrics: AgentMetrics;
+  /** The tracked files as `/status` shows them. */
+  snapshot(): ReturnType<Tailer["snapshot"]>;
   /** Flushes, drains exports up to `shutdown_timeout`, commits cursors, closes everything. Idempotent. */
   stop(): Promise<void>;
 }
@@ -117,7 +127,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         registry: registryMetrics,
         kinds,
         health: () => registry.health(),
-        status: { files: () => tailer?.snapshot() ?? [] },
+        status: { files: () => tailer.snapshot() },
         isStatusRemoteAllowed: config.telemetry.isStatusRemoteAllowed,
         onListen: options.onTelemetryListen,
       }),
@@ -132,7 +142,16 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   }
   const { enricher, informer } = enrichment;
   if (informer !== null) registry.add(informer);
-  const ack = new AckTracker<TailedFile>();
+  // The read path, one direction: tailer (read loop) -> assembler -> record stages -> batcher ->
+  // exporter. Progress (acks, holds, commit schedule) and the loss ledger are passed in; the read loop
+  // waits on progress.nextSettle() instead of being woken by the batcher.
+  const progress = new Progress({ cursorFlushIntervalMs: config.cursor.flushIntervalMs });
+  const ledger = new LossLedger({
+    metrics,
+    kinds,
+    logger,
+    descriptorWaitBoundMs: config.tail.descriptorStarvationAfterMs,
+  });
   const exporter = new OtlpExporter({
     endpoint: config.exporter.endpoint,
     headers: config.exporter.headers,
@@ -144,18 +163,32 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     metrics,
     logger,
   });
-  let tailer: Tailer | null = null;
-  const batcher = new Batcher<TailedFile>({
+  const batcher = new Batcher<string>({
     maxRecords: config.batch.maxRecords,
     maxBytes: config.batch.maxBytes,
     maxDelayMs: config.batch.maxDelayMs,
     maxConcurrentRequests: config.exporter.maxConcurrentRequests,
     exporter,
-    ack,
+    ack: progress.ack,
     metrics,
-    onSettled: () => tailer?.wake(),
   });
-  tailer = new Tailer({
+  // The last record stage. Stages from other issues (limiter, JSON, eviction join) go between the
+  // assembler and this sink, each built with the next one.
+  const toBatcher: RecordSink = {
+    push: (record, origin) => batcher.push(record, origin.fileKey, origin.startOffset, origin.sizeBytes),
+  };
+  const assemblerOptions: RecordAssemblerOptions = {
+    sink: toBatcher,
+    enrichment: enricher,
+    scope,
+    maxLogSizeBytes: config.maxLogSizeBytes,
+    includeFilePath: config.includeFilePath,
+    partialFlushTimeoutMs: config.partialFlushTimeoutMs,
+  };
+  // Cursor-store lock (issue 8 defect 6, src/cursor/cursor_lock.ts, another helper): take it here,
+  // before the cursors are loaded by the tailer's start, and release it after registry.stop().
+  const tailer = new Tailer({
+    config,
     discovery: new Discovery({
       include: config.include,
       exclude: config.exclude,
@@ -165,33 +198,20 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       logger,
     }),
     cursorStore: new CursorStore({ kv }),
-    batcher,
-    ack,
+    assembler: (options.assembler ?? ((o) => new RecordAssembler(o)))(assemblerOptions),
+    exportQueue: batcher,
+    progress,
+    ledger,
     enricher,
     metrics,
     kinds,
     logger,
-    scope,
-    startAt: config.startAt,
-    maxLogSizeBytes: config.maxLogSizeBytes,
-    includeFilePath: config.includeFilePath,
-    partialFlushTimeoutMs: config.partialFlushTimeoutMs,
-    memoryLimitBytes: config.memoryLimitBytes,
-    rescanIntervalMs: config.tail.rescanIntervalMs,
-    watchRescanIntervalMs: config.tail.watchRescanIntervalMs,
-    maxOpenFiles: config.tail.maxOpenFiles,
-    maxTrackedFiles: config.tail.maxTrackedFiles,
-    rotateWaitMs: config.tail.rotateWaitMs,
-    drainDeadlineMs: config.tail.drainDeadlineMs,
-    readBufferBytes: config.tail.readBufferBytes,
-    fingerprintBytes: config.tail.fingerprintBytes,
-    cursorFlushIntervalMs: config.cursor.flushIntervalMs,
-    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    readGate: options.readGate,
   });
-  registry.add(tailer as Component);
+  registry.add(tailer);
   registryMetrics.onCollect(() => {
     let behind = 0;
-    for (const file of tailer?.snapshot() ?? []) behind += file.bytesBehind;
+    for (const file of tailer.snapshot()) behind += file.bytesBehind;
     metrics.readLagBytes.set(behind);
   });
   try {
@@ -204,6 +224,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   return {
     registry,
     metrics,
+    snapshot: () => tailer.snapshot(),
     stop: () => {
       stopping ??= registry.stop().finally(closeKv);
       return stopping;

@@ -30,17 +30,73 @@ export interface InstrumentationScope {
   readonly version: string;
 }
 
-/** A log record shaped like sdk-logs `ReadableLogRecord`, so the serializer reads it directly. */
+/**
+ * A log record shaped like sdk-logs `ReadableLogRecord`. The body is either the record's text as UTF-8
+ * bytes straight from the file (its own copy, never a view into a reused buffer; it may hold invalid
+ * UTF-8, which the encoder replaces and counts; on the wire an AnyValue `string_value`) or an AttrValue
+ * (a string, a kvlist object in JSON mode, an array, a number).
+ */
 export interface LogRecord {
   hrTime: HrTime;
   hrTimeObserved: HrTime;
-  body: string;
+  body: Uint8Array | AttrValue;
   attributes: Attributes;
   droppedAttributesCount: number;
   resource: ResourceRef;
   instrumentationScope: InstrumentationScope;
   severityNumber?: number;
   severityText?: string;
+  /** OTLP LogRecord field 12 `event_name` (eviction event records). */
+  eventName?: string;
+}
+
+/** Where a record came from: the file and the byte range its lines cover. Travels beside the record. */
+export interface RecordOrigin {
+  /** The file identity (`dev:ino`) the record was read from. */
+  readonly fileKey: string;
+  /** Byte offset of the record's first line start. */
+  readonly startOffset: number;
+  /** Byte offset just past its last line (its `"\n"` included). */
+  readonly endOffset: number;
+  /** The record's size estimate in bytes, as memory accounting and batching count it. */
+  readonly sizeBytes: number;
+  /** What the file's path says, or null for a file outside the kubelet layout. */
+  readonly podPath: PodLogPath | null;
+}
+
+/** Receives records one at a time, each with its origin. */
+export interface RecordSink {
+  push(record: LogRecord, origin: RecordOrigin): void;
+}
+
+/**
+ * A stage of the record chain between the assembler and the batcher. It is built with the next stage
+ * (a {@linkcode RecordSink}) and calls only that one. A stage that drops a record on purpose tells
+ * progress it is done (so the cursor can pass it) and the loss ledger why; it never calls back up.
+ */
+export type RecordStage = RecordSink;
+
+/** Where a tailed file is in its life, as `/status` shows it. */
+export type FileState =
+  | "reading"
+  | "waiting_for_descriptor"
+  | "rotated_draining"
+  | "refused"
+  | "quarantined"
+  | "idle_closed";
+
+/** One tailed file as the reader side sees it (for `/status`). */
+export interface FileStatus {
+  readonly path: string;
+  /** `dev:ino`. */
+  readonly identity: string;
+  /** The next byte the reader will read. */
+  readonly offset: number;
+  readonly sizeBytes: number;
+  readonly bytesBehind: number;
+  readonly state: FileState;
+  readonly namespace: string | null;
+  readonly podName: string | null;
 }
 
 /** What the path of a kubelet log file says about it. */

@@ -1,6 +1,7 @@
 /**
- * Runs the agent as users run it: `deno run -P=agent --allow-read=... --allow-write=... src/main.ts
- * --config <file>` from the repository root, so deno.json's permission set applies. `deno` is spawned
+ * Runs the agent as users run it: `deno run -P=agent <the start task's --v8-flags> --allow-read=...
+ * --allow-write=... src/main.ts --config <file>` from the repository root, so deno.json's permission set
+ * and heap sizing apply. `deno` is spawned
  * directly (never through `deno task` or a shell), so the child's pid is the agent's own process.
  *
  * @module
@@ -11,6 +12,15 @@ import { agentPermissionFlags } from "../../tests/_helpers/agent_process.ts";
 
 /** The repository root (where deno.json and src/main.ts are). */
 export const REPO_DIR: string = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
+
+/**
+ * The `--v8-flags=...` argument of deno.json's `start` task (the same flags `compile` embeds), or none.
+ * Read from deno.json so the bench measures the agent with the heap sizing users get.
+ */
+export const START_TASK_V8_FLAGS: readonly string[] = (() => {
+  const config = JSON.parse(Deno.readTextFileSync(`${REPO_DIR}/deno.json`)) as { tasks?: { start?: string } };
+  return (config.tasks?.start ?? "").split(/\s+/).filter((arg) => arg.startsWith("--v8-flags="));
+})();
 
 /** Options for {@linkcode agentConfigYaml}. */
 export interface AgentConfigOptions {
@@ -56,7 +66,7 @@ export interface AgentProcessOptions {
   writePaths: string[];
   /** File that receives the agent's stderr (its JSON log lines), appended to. */
   logPath: string;
-  /** Extra `deno run` flags, e.g. `--cpu-prof`. @default [] */
+  /** Extra `deno run` flags, e.g. `--cpu-prof`; a `--v8-flags` here comes after the start task's. @default [] */
   denoArgs?: string[];
 }
 
@@ -85,6 +95,7 @@ export class AgentProcess implements AsyncDisposable {
       "run",
       // The set's paths plus the bench's own: a flag next to -P=agent replaces that kind's list.
       ...agentPermissionFlags(options.readPaths, options.writePaths),
+      ...START_TASK_V8_FLAGS,
       ...(options.denoArgs ?? []),
       "src/main.ts",
       "--config",

@@ -2,6 +2,10 @@
  * A live container-runtime + kubelet stand-in: appends generated CRI lines to every file at a steady
  * rate, stamped with the wall-clock time of the write, and rotates files the way kubelet does.
  *
+ * Each CRI line (each P/F piece) goes to its file with its own write(2), as containerd and CRI-O write
+ * them: every line is one file event for a watcher. Lines are spread over short ticks (2 ms by default)
+ * round-robin across files, so a file sees its lines one write at a time, not in 20 ms bursts.
+ *
  * Rotation, as kubelet's container log manager does it: gzip every rotated file but the latest one
  * (`<name>.tmp` then rename to `<name>.gz`, then remove the original), remove the oldest beyond
  * `maxFiles`, rename `N.log` to `N.log.<YYYYMMDD-HHMMSS>`, and ask the runtime to reopen. The runtime
@@ -34,13 +38,15 @@ export interface LiveWriterOptions extends GeneratorOptions {
   reopenDelayMs?: number;
   /** Files kept per container (current + rotated), as kubelet's containerLogMaxFiles. @default 5 */
   maxFiles?: number;
-  /** Write period. @default 20 */
+  /** Pacing period: the lines due are written every tick, each with its own write(2). @default 2 */
   tickMs?: number;
 }
 
 /** What the writer has done. */
 export interface LiveWriterStats {
   lines: number;
+  /** write(2) calls made: one per CRI line (plus one per short write, which regular files never do). */
+  writes: number;
   records: number;
   bytes: number;
   rotations: number;
@@ -66,16 +72,30 @@ interface FileState {
 const ROTATION_SUFFIX = (date: Date): string =>
   date.toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-");
 
-function writeAll(handle: Deno.FsFile, bytes: Uint8Array): void {
+/** Writes `bytes` with as few write(2) calls as the kernel allows (one for a regular file); returns the count. */
+function writeAll(handle: Deno.FsFile, bytes: Uint8Array): number {
   let offset = 0;
-  while (offset < bytes.length) offset += handle.writeSync(bytes.subarray(offset));
+  let calls = 0;
+  while (offset < bytes.length) {
+    offset += handle.writeSync(bytes.subarray(offset));
+    calls++;
+  }
+  return calls;
 }
 
 /** Writes lines at a steady rate into every file and rotates them like kubelet. */
 export class LiveWriter {
   #options: LiveWriterOptions;
   #states: FileState[] = [];
-  #stats: LiveWriterStats = { lines: 0, records: 0, bytes: 0, rotations: 0, gzipped: 0, removed: 0 };
+  #stats: LiveWriterStats = {
+    lines: 0,
+    writes: 0,
+    records: 0,
+    bytes: 0,
+    rotations: 0,
+    gzipped: 0,
+    removed: 0,
+  };
   #next = 0;
   #pendingReopens = new Set<FileState>();
   /** Serializes writes, rotations and reopens: they share file handles across awaits. */
@@ -113,7 +133,7 @@ export class LiveWriter {
   /** Writes at the configured rate for `durationMs` (or until `signal` aborts). */
   async run(durationMs: number, signal?: AbortSignal): Promise<void> {
     const linesPerSec = this.#options.linesPerSec ?? 5000;
-    const tickMs = this.#options.tickMs ?? 20;
+    const tickMs = this.#options.tickMs ?? 2;
     const startMs = performance.now();
     const startLines = this.#stats.lines;
     while (signal?.aborted !== true) {
@@ -170,7 +190,6 @@ export class LiveWriter {
   async #writeLines(count: number): Promise<void> {
     const nowNs = (): number => this.#nowNs();
     let written = 0;
-    const touched = new Set<FileState>();
     while (written < count && this.#states.length > 0) {
       const state = this.#states[this.#next++ % this.#states.length];
       const before = state.encoder.lines;
@@ -181,14 +200,7 @@ export class LiveWriter {
       };
       state.encoder.append(state.source.next(), nextTimeNs, onRecord);
       written += state.encoder.lines - before;
-      touched.add(state);
-    }
-    for (const state of touched) {
-      const bytes = state.encoder.bytes();
-      writeAll(state.handle, bytes);
-      state.sizeBytes += bytes.length;
-      this.#stats.bytes += bytes.length;
-      state.encoder.clear();
+      this.#writeEachLine(state);
     }
     this.#stats.lines += written;
     await this.#finishReopens(false);
@@ -197,6 +209,22 @@ export class LiveWriter {
     for (const state of this.#states) {
       if (state.sizeBytes >= rotateBytes && !this.#pendingReopens.has(state)) await this.#rotate(state);
     }
+  }
+
+  /** Writes the lines just encoded for `state`, one write(2) per CRI line, as a container runtime does. */
+  #writeEachLine(state: FileState): void {
+    const bytes = state.encoder.bytes();
+    let start = 0;
+    while (start < bytes.length) {
+      // Every encoded line ends in "\n" and a CRI body never holds one.
+      const newline = bytes.indexOf(0x0a, start);
+      const end = newline === -1 ? bytes.length : newline + 1;
+      this.#stats.writes += writeAll(state.handle, bytes.subarray(start, end));
+      start = end;
+    }
+    state.sizeBytes += bytes.length;
+    this.#stats.bytes += bytes.length;
+    state.encoder.clear();
   }
 
   async #rotate(state: FileState): Promise<void> {

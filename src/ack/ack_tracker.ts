@@ -17,6 +17,8 @@ export class AckTracker<K> {
   #lastBatch = -1;
   #lastFile: K | undefined;
   #lastMin = Infinity;
+  #settles = 0;
+  #settled: { promise: Promise<void>; resolve: () => void } | null = null;
 
   /** Records that batch `batchId` holds a record of `file` starting at `startOffset`. */
   add(batchId: number, file: K, startOffset: number): void {
@@ -44,6 +46,10 @@ export class AckTracker<K> {
   settle(batchId: number): void {
     const files = this.#byBatch.get(batchId);
     if (files === undefined) return;
+    this.#settles++;
+    const settled = this.#settled;
+    this.#settled = null;
+    settled?.resolve();
     this.#byBatch.delete(batchId);
     for (const file of files.keys()) {
       const batches = this.#byFile.get(file);
@@ -70,6 +76,24 @@ export class AckTracker<K> {
   /** Whether any record of `file` is outstanding. */
   hasOutstanding(file: K): boolean {
     return this.#byFile.has(file);
+  }
+
+  /** How many batches have settled so far (a counter to tell whether anything settled since). */
+  settleCount(): number {
+    return this.#settles;
+  }
+
+  /**
+   * Resolves at the next settle. The read loop waits on it (with its own timer) instead of being woken
+   * by the batcher: the wiring stays one direction.
+   */
+  nextSettle(): Promise<void> {
+    // One shared promise per settle: callers that stop waiting (their own timer fired) leave nothing behind.
+    if (this.#settled === null) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      this.#settled = { promise, resolve };
+    }
+    return this.#settled.promise;
   }
 
   /** Number of batches holding outstanding records. */

@@ -82,6 +82,8 @@ export interface Config {
     drainDeadlineMs: number;
     readBufferBytes: number;
     fingerprintBytes: number;
+    closeInactiveMs: number;
+    descriptorStarvationAfterMs: number;
   };
   cursor: { path: string; flushIntervalMs: number };
   exporter: {
@@ -303,6 +305,28 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = [
     min: "64B",
     max: "64KiB",
     doc: "Bytes at the head of a file hashed into its identity",
+  },
+  // Reader rebuild (issue 8): idle descriptors and descriptor starvation
+  {
+    key: "tail.close_inactive",
+    field: "tail.closeInactiveMs",
+    type: "duration",
+    default: "5m",
+    unit: "ms",
+    min: "1s",
+    max: "24h",
+    doc:
+      "A caught-up live file with no new bytes for this long gives its descriptor up (reopened when it grows)",
+  },
+  {
+    key: "tail.descriptor_starvation_after",
+    field: "tail.descriptorStarvationAfterMs",
+    type: "duration",
+    default: "1m",
+    unit: "ms",
+    min: "0",
+    max: "24h",
+    doc: "A file waiting this long for a descriptor under tail.max_open_files raises DescriptorStarvation",
   },
   // Cursor
   {

@@ -1,6 +1,7 @@
 /**
  * Parses the header of one CRI log line: `<RFC3339Nano timestamp> <stdout|stderr> <tag> <body>`.
- * Pure: no I/O. A hand scanner over char codes, because it runs once per line on the hot path.
+ * Pure: no I/O. A hand scanner over the line's bytes (offsets are byte offsets, so a tag with non-ASCII
+ * bytes after `:` never shifts the body; issue 8 defect 3), because it runs once per line on the hot path.
  *
  * @module
  */
@@ -17,15 +18,18 @@ import type { Stream } from "../record.ts";
  * - `bad_tag`: the third field is empty or not of the form `[A-Z]+(:[^ ]*)?`.
  * - `missing_separator`: the line ends right after the timestamp or the stream, where a space and
  *   another field must follow.
+ * - `timestamp_out_of_range`: a valid timestamp that OTLP's unsigned 64-bit nanoseconds since the epoch
+ *   cannot hold (before 1970-01-01T00:00:00Z or after 2554-07-21T23:34:33.709551615Z); issue 8 defect 4.
  */
 export type CriParseFailure =
   | "empty_line"
   | "malformed_timestamp"
   | "bad_stream"
   | "bad_tag"
-  | "missing_separator";
+  | "missing_separator"
+  | "timestamp_out_of_range";
 
-/** The parsed header of a CRI line; the body is `line.slice(bodyStart)`. */
+/** The parsed header of a CRI line; the body is `line.subarray(bodyStart, end)`. */
 export interface CriHeader {
   ok: true;
   /** Seconds since the Unix epoch (UTC), an integer. */
@@ -37,8 +41,8 @@ export interface CriHeader {
   /** True when the tag's first flag is `P`: the line is a piece of a longer record. */
   isPartial: boolean;
   /**
-   * Index of the first body char. The header is ASCII, so this is also the byte offset of the body
-   * within the line. Equals `line.length` when the body is empty.
+   * Byte index in `line` of the first body byte (absolute, like `start` and `end`). Equals `end` when the
+   * body is empty.
    */
   bodyStart: number;
 }
@@ -51,6 +55,10 @@ const MALFORMED_TIMESTAMP: CriParseResult = Object.freeze({ ok: false, reason: "
 const BAD_STREAM: CriParseResult = Object.freeze({ ok: false, reason: "bad_stream" });
 const BAD_TAG: CriParseResult = Object.freeze({ ok: false, reason: "bad_tag" });
 const MISSING_SEPARATOR: CriParseResult = Object.freeze({ ok: false, reason: "missing_separator" });
+const OUT_OF_RANGE: CriParseResult = Object.freeze({ ok: false, reason: "timestamp_out_of_range" });
+/** 2^64 ns as seconds + nanoseconds: the first instant OTLP's `fixed64` time cannot hold. */
+const MAX_UNIX_SEC = 18_446_744_073;
+const MAX_UNIX_SEC_NANOS = 709_551_615;
 
 /** `YYYY-MM-DDTHH:MM`: the part of the timestamp that lines of one file share for a minute. */
 const MINUTE_PREFIX_CHARS = 16;
@@ -76,25 +84,33 @@ const CH_LOWER_Z = 122;
 
 // A one-entry memo of the last valid minute prefix. Consecutive lines of a file almost always share
 // it, so the date arithmetic and its validation run about once a minute per file instead of per line.
-// The prefix is held as char codes: comparing them measured faster than `startsWith`, and it keeps no
-// reference to the caller's (possibly 1 MiB) decoded chunk. It only ever holds a validated prefix.
-const cachedMinutePrefix = Uint16Array.from("1970-01-01T00:00", (c) => c.charCodeAt(0));
+// The prefix is held as a copy of its bytes: it keeps no reference to the caller's (possibly 1 MiB) read
+// buffer. It only ever holds a validated prefix.
+const cachedMinutePrefix = Uint8Array.from("1970-01-01T00:00", (c) => c.charCodeAt(0));
 let cachedMinuteEpochSec = 0;
 
 /**
- * Parses the header of a CRI line (without its trailing `"\n"`). Total: any string gives a result,
- * never a throw. The body starts after exactly one space following the tag; `\r`, tabs and any other
- * characters stay in the body.
+ * Parses the header of the CRI line `line[start, end)` (without its trailing `"\n"`). Total: any bytes
+ * give a result, never a throw. The body starts after exactly one space following the tag; `\r`, tabs
+ * and any other bytes stay in the body. Past `end` the line reads as ended (no byte beyond it is looked
+ * at as part of the line).
  *
  * @example
  * ```ts
- * const line = "2024-05-01T12:00:00.5+02:00 stderr P hello";
+ * const line = new TextEncoder().encode("2024-05-01T12:00:00.5+02:00 stderr P hello");
  * const r = parseCriLine(line);
  * // r.ok && r.timeSec === 1714557600 && r.timeNanos === 500_000_000 && r.isPartial
- * // line.slice(r.bodyStart) === "hello"
+ * // new TextDecoder().decode(line.subarray(r.bodyStart)) === "hello"
  * ```
  */
-export function parseCriLine(line: string): CriParseResult {
+export function parseCriLine(line: Uint8Array, start = 0, end: number = line.length): CriParseResult {
+  if (start !== 0 || end !== line.length) line = line.subarray(start, end);
+  const r = parseHeader(line);
+  if (r.ok && start !== 0) r.bodyStart += start;
+  return r;
+}
+
+function parseHeader(line: Uint8Array): CriParseResult {
   const length = line.length;
   if (length === 0) return EMPTY_LINE;
   if (length < MIN_TIMESTAMP_CHARS) return MALFORMED_TIMESTAMP;
@@ -107,20 +123,20 @@ export function parseCriLine(line: string): CriParseResult {
   }
 
   // ":SS", then an optional fraction of 1-9 digits.
-  const s1 = line.charCodeAt(17) - CH_0;
-  const s0 = line.charCodeAt(18) - CH_0;
-  if (line.charCodeAt(16) !== CH_COLON || !(s1 >= 0 && s1 <= 5 && s0 >= 0 && s0 <= 9)) {
+  const s1 = line[17] - CH_0;
+  const s0 = line[18] - CH_0;
+  if (line[16] !== CH_COLON || !(s1 >= 0 && s1 <= 5 && s0 >= 0 && s0 <= 9)) {
     return MALFORMED_TIMESTAMP;
   }
   let pos = 19;
   let timeNanos = 0;
-  if (line.charCodeAt(pos) === CH_DOT) {
+  if (line[pos] === CH_DOT) {
     const fractionStart = ++pos;
-    let d = line.charCodeAt(pos) - CH_0;
+    let d = line[pos] - CH_0;
     while (d >= 0 && d <= 9) {
       if (pos - fractionStart === MAX_FRACTION_DIGITS) return MALFORMED_TIMESTAMP;
       timeNanos = timeNanos * 10 + d;
-      d = line.charCodeAt(++pos) - CH_0;
+      d = line[++pos] - CH_0;
     }
     const digits = pos - fractionStart;
     if (digits === 0) return MALFORMED_TIMESTAMP;
@@ -129,7 +145,7 @@ export function parseCriLine(line: string): CriParseResult {
 
   // "Z" or "±HH:MM".
   let offsetSec = 0;
-  const zone = line.charCodeAt(pos);
+  const zone = line[pos];
   if (zone === CH_Z || zone === CH_LOWER_Z) {
     pos += 1;
   } else if (zone === CH_PLUS || zone === CH_MINUS) {
@@ -141,17 +157,21 @@ export function parseCriLine(line: string): CriParseResult {
     return MALFORMED_TIMESTAMP;
   }
   if (pos === length) return MISSING_SEPARATOR;
-  if (line.charCodeAt(pos) !== CH_SPACE) return MALFORMED_TIMESTAMP;
+  if (line[pos] !== CH_SPACE) return MALFORMED_TIMESTAMP;
 
   const stream = parseStream(line, pos + 1);
   if (stream === undefined) return BAD_STREAM;
   pos += 7; // " stdout" / " stderr"
   if (pos === length) return MISSING_SEPARATOR;
-  if (line.charCodeAt(pos) !== CH_SPACE) return BAD_STREAM;
+  if (line[pos] !== CH_SPACE) return BAD_STREAM;
 
+  const timeSec = minuteEpochSec + s1 * 10 + s0 - offsetSec;
+  if (timeSec < 0 || timeSec > MAX_UNIX_SEC || (timeSec === MAX_UNIX_SEC && timeNanos > MAX_UNIX_SEC_NANOS)) {
+    return OUT_OF_RANGE;
+  }
   return parseTag(line, pos + 1, {
     ok: true,
-    timeSec: minuteEpochSec + s1 * 10 + s0 - offsetSec,
+    timeSec,
     timeNanos,
     stream,
     isPartial: false,
@@ -160,16 +180,16 @@ export function parseCriLine(line: string): CriParseResult {
 }
 
 /** Fills `isPartial` and `bodyStart` of `header` from the tag at `start`, or reports a bad tag. */
-function parseTag(line: string, start: number, header: CriHeader): CriParseResult {
+function parseTag(line: Uint8Array, start: number, header: CriHeader): CriParseResult {
   let pos = start;
-  let c = line.charCodeAt(pos);
-  while (c >= CH_A && c <= CH_Z) c = line.charCodeAt(++pos);
+  let c = line[pos];
+  while (c >= CH_A && c <= CH_Z) c = line[++pos];
   const flagChars = pos - start;
   if (flagChars === 0) return BAD_TAG;
   // Only the first flag decides; unknown uppercase flags are treated as F.
-  header.isPartial = flagChars === 1 && line.charCodeAt(start) === CH_P;
+  header.isPartial = flagChars === 1 && line[start] === CH_P;
   if (c === CH_COLON) {
-    pos = line.indexOf(" ", pos + 1);
+    pos = line.indexOf(CH_SPACE, pos + 1);
     if (pos < 0) return header;
   } else if (c !== CH_SPACE) {
     return pos === line.length ? header : BAD_TAG;
@@ -179,33 +199,33 @@ function parseTag(line: string, start: number, header: CriHeader): CriParseResul
 }
 
 /** The stream named at `start` when it is followed by a space or the end, else undefined. */
-function parseStream(line: string, start: number): Stream | undefined {
+function parseStream(line: Uint8Array, start: number): Stream | undefined {
   // "std" then "out" or "err".
   if (
-    line.charCodeAt(start) !== 115 || line.charCodeAt(start + 1) !== 116 || line.charCodeAt(start + 2) !== 100
+    line[start] !== 115 || line[start + 1] !== 116 || line[start + 2] !== 100
   ) {
     return undefined;
   }
-  const a = line.charCodeAt(start + 3);
-  const b = line.charCodeAt(start + 4);
-  const c = line.charCodeAt(start + 5);
+  const a = line[start + 3];
+  const b = line[start + 4];
+  const c = line[start + 5];
   if (a === 111 && b === 117 && c === 116) return "stdout";
   if (a === 101 && b === 114 && c === 114) return "stderr";
   return undefined;
 }
 
 /** `HH:MM` at `start` as seconds, or -1 when malformed or out of range. */
-function parseOffsetSec(line: string, start: number): number {
+function parseOffsetSec(line: Uint8Array, start: number): number {
   const hours = twoDigits(line, start);
   const minutes = twoDigits(line, start + 3);
-  if (line.charCodeAt(start + 2) !== CH_COLON || hours < 0 || hours > 23 || minutes < 0 || minutes > 59) {
+  if (line[start + 2] !== CH_COLON || hours < 0 || hours > 23 || minutes < 0 || minutes > 59) {
     return -1;
   }
   return hours * 3600 + minutes * 60;
 }
 
 /** Validates `YYYY-MM-DDTHH:MM` and returns its epoch seconds (UTC, before the zone offset). */
-function parseMinutePrefix(line: string): number {
+function parseMinutePrefix(line: Uint8Array): number {
   const century = twoDigits(line, 0);
   const yearOfCentury = twoDigits(line, 2);
   const year = century * 100 + yearOfCentury;
@@ -213,9 +233,9 @@ function parseMinutePrefix(line: string): number {
   const day = twoDigits(line, 8);
   const hour = twoDigits(line, 11);
   const minute = twoDigits(line, 14);
-  const t = line.charCodeAt(10);
+  const t = line[10];
   if (
-    line.charCodeAt(4) !== CH_MINUS || line.charCodeAt(7) !== CH_MINUS || line.charCodeAt(13) !== CH_COLON ||
+    line[4] !== CH_MINUS || line[7] !== CH_MINUS || line[13] !== CH_COLON ||
     (t !== CH_T && t !== CH_LOWER_T) || century < 0 || yearOfCentury < 0 || month < 1 || month > 12 ||
     day < 1 ||
     day > daysInMonth(year, month) || hour < 0 || hour > 23 || minute < 0 || minute > 59
@@ -225,23 +245,23 @@ function parseMinutePrefix(line: string): number {
   return daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60;
 }
 
-function hasCachedMinutePrefix(line: string): boolean {
+function hasCachedMinutePrefix(line: Uint8Array): boolean {
   // Backwards: the minute digits are the ones that change.
   for (let i = MINUTE_PREFIX_CHARS - 1; i >= 0; i--) {
-    if (line.charCodeAt(i) !== cachedMinutePrefix[i]) return false;
+    if (line[i] !== cachedMinutePrefix[i]) return false;
   }
   return true;
 }
 
-function cacheMinutePrefix(line: string, minuteEpochSec: number): void {
-  for (let i = 0; i < MINUTE_PREFIX_CHARS; i++) cachedMinutePrefix[i] = line.charCodeAt(i);
+function cacheMinutePrefix(line: Uint8Array, minuteEpochSec: number): void {
+  for (let i = 0; i < MINUTE_PREFIX_CHARS; i++) cachedMinutePrefix[i] = line[i];
   cachedMinuteEpochSec = minuteEpochSec;
 }
 
 /** The two ASCII digits at `start` as a number, or -1 when either is not a digit. */
-function twoDigits(line: string, start: number): number {
-  const hi = line.charCodeAt(start) - CH_0;
-  const lo = line.charCodeAt(start + 1) - CH_0;
+function twoDigits(line: Uint8Array, start: number): number {
+  const hi = line[start] - CH_0;
+  const lo = line[start + 1] - CH_0;
   // NaN (past the end) fails these comparisons too.
   return hi >= 0 && hi <= 9 && lo >= 0 && lo <= 9 ? hi * 10 + lo : -1;
 }

@@ -23,6 +23,14 @@ export interface FoundFile {
   readonly mtimeMs: number;
 }
 
+/** A path the include globs match whose symlinked target lies outside the allowed roots. */
+export interface RefusedFile {
+  readonly path: string;
+  /** The resolved target. */
+  readonly target: string;
+  readonly reason: "symlink_outside_roots";
+}
+
 /** Options for {@linkcode Discovery}. */
 export interface DiscoveryOptions {
   include: readonly string[];
@@ -33,6 +41,11 @@ export interface DiscoveryOptions {
   logger: Logger;
   /** Wait before recreating a failed watcher. @default 5000 */
   watcherRetryMs?: number;
+  /**
+   * Directories a matched file (after resolving symlinks) must lie in. @default the static prefixes of
+   * `include` plus `/var/log/pods` (so `/var/log/containers/*.log`, symlinks into it, are served)
+   */
+  allowedRoots?: readonly string[];
 }
 
 const ROTATED_NAME = /^\d+\.log\.\d{8}-\d{6}(?:\.\d+)?$/;
@@ -48,6 +61,8 @@ export class Discovery {
   #watcherRetryMs: number;
   #watchers = new Set<Deno.FsWatcher>();
   #isWatchHealthy = false;
+  #allowedRoots: string[];
+  #refused: RefusedFile[] = [];
 
   constructor(options: DiscoveryOptions) {
     this.#globs = options.include.map(compileGlob);
@@ -57,6 +72,10 @@ export class Discovery {
     this.#metrics = options.metrics;
     this.#logger = options.logger;
     this.#watcherRetryMs = options.watcherRetryMs ?? 5000;
+    const roots = options.allowedRoots ?? [...this.#globs.map((g) => g.root), "/var/log/pods"];
+    this.#allowedRoots = [...new Set(roots.flatMap((r) => [r, realPathOr(r)]))].map((r) =>
+      r.endsWith("/") ? r : `${r}/`
+    );
   }
 
   /** The directories watched: the static prefix of each include glob. */
@@ -82,9 +101,19 @@ export class Discovery {
 
   /** Walks every include glob; returns the wanted regular files with their identity and size. */
   scan(): FoundFile[] {
+    return this.scanWithRefusals().found;
+  }
+
+  /**
+   * Walks every include glob; returns the wanted regular files, and the matches refused because a
+   * symlink on their way leads outside the allowed roots (issue 8 defect 5: never followed, never
+   * stat'ed, so no read error is counted for them).
+   */
+  scanWithRefusals(): { found: FoundFile[]; refused: RefusedFile[] } {
     const seen = new Map<string, FoundFile>();
-    for (const glob of this.#globs) this.#walk(glob.root, glob.segments, 0, seen);
-    return [...seen.values()];
+    this.#refused = [];
+    for (const glob of this.#globs) this.#walk(glob.root, glob.segments, 0, seen, false);
+    return { found: [...seen.values()], refused: this.#refused };
   }
 
   /** Rotated siblings (`N.log.<timestamp>`, not yet compressed) in the directory `dir`. */
@@ -164,12 +193,13 @@ export class Discovery {
     segments: ReadonlyArray<RegExp | "**">,
     index: number,
     out: Map<string, FoundFile>,
+    isViaSymlink: boolean,
   ): void {
     if (index >= segments.length) return;
     const segment = segments[index];
     const isLast = index === segments.length - 1;
     // `**` may match no directory at all: the rest of the pattern then applies right here.
-    if (segment === "**" && !isLast) this.#walk(dir, segments, index + 1, out);
+    if (segment === "**" && !isLast) this.#walk(dir, segments, index + 1, out, isViaSymlink);
     let entries: Deno.DirEntry[];
     try {
       entries = [...Deno.readDirSync(dir)];
@@ -180,13 +210,15 @@ export class Discovery {
     for (const entry of entries) {
       const path = dir === "/" ? `/${entry.name}` : `${dir}/${entry.name}`;
       if (segment === "**") {
-        if (entry.isDirectory) this.#walk(path, segments, index, out);
-        else if (isLast) this.#matchFile(path, entry, segments, index, out);
+        if (entry.isDirectory) this.#walk(path, segments, index, out, isViaSymlink);
+        else if (isLast) this.#matchFile(path, entry, segments, index, out, isViaSymlink || entry.isSymlink);
         continue;
       }
       if (!segment.test(entry.name)) continue;
-      if (isLast) this.#matchFile(path, entry, segments, index, out);
-      else if (entry.isDirectory || entry.isSymlink) this.#walk(path, segments, index + 1, out);
+      if (isLast) this.#matchFile(path, entry, segments, index, out, isViaSymlink || entry.isSymlink);
+      else if (entry.isDirectory || entry.isSymlink) {
+        this.#walk(path, segments, index + 1, out, isViaSymlink || entry.isSymlink);
+      }
     }
   }
 
@@ -196,11 +228,19 @@ export class Discovery {
     segments: ReadonlyArray<RegExp | "**">,
     index: number,
     out: Map<string, FoundFile>,
+    isViaSymlink: boolean,
   ): void {
     if (index !== segments.length - 1) return;
     const segment = segments[index];
     if (segment !== "**" && !segment.test(entry.name)) return;
     if (entry.isDirectory || out.has(path) || !this.isWanted(path)) return;
+    if (isViaSymlink) {
+      const target = realPathOr(path);
+      if (!this.#allowedRoots.some((root) => target.startsWith(root))) {
+        this.#refused.push({ path, target, reason: "symlink_outside_roots" });
+        return;
+      }
+    }
     const found = this.#stat(path);
     if (found !== null) out.set(path, found);
   }
@@ -226,5 +266,14 @@ export class Discovery {
     const error = toError(err);
     this.#metrics.readErrors.inc(1, error.name);
     this.#logger.limited("warn", `discovery:${error.name}`, "Cannot list or stat a log path", { error });
+  }
+}
+
+/** The resolved path of `path`, or `path` itself when it cannot be resolved (vanished, dangling). */
+function realPathOr(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return path;
   }
 }

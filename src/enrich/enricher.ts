@@ -78,7 +78,7 @@ export class Enricher {
   }
 
   /** Adds per-record attribution (rank, job) to `attributes`. */
-  attribute(path: PodLogPath, body: string, attributes: Attributes): void {
+  attribute(path: PodLogPath, body: Uint8Array | string, attributes: Attributes): void {
     const entry = this.#entry(path);
     const store = this.#store;
     if (store !== null) {

@@ -176,11 +176,18 @@ export class RankResolver {
     return { jobId, rank: -1, rankSource: "", rankCounter: null, tryBody: this.#bodyIndex !== -1 };
   }
 
+  #matchBody(body: Uint8Array | string): Readonly<Record<string, string>> | null | undefined {
+    const fields = this.#bodyRank!;
+    if (typeof body === "string") return fields.exec(body);
+    if (!mayMatchBytes(fields, body)) return null;
+    return fields.exec(bodyDecoder.decode(body));
+  }
+
   /** Adds job id and rank attributes to one record. */
-  apply(attribution: ContainerAttribution, body: string, attributes: Attributes): void {
+  apply(attribution: ContainerAttribution, body: Uint8Array | string, attributes: Attributes): void {
     if (attribution.jobId !== null) attributes[JOB_ID_ATTRIBUTE] = attribution.jobId;
     if (attribution.tryBody) {
-      const rank = parseRank(this.#bodyRank!.exec(body)?.rank);
+      const rank = parseRank(this.#matchBody(body)?.rank);
       if (rank !== null) {
         attributes[RANK_ATTRIBUTE] = rank;
         attributes[RANK_SOURCE_ATTRIBUTE] = "body";
@@ -194,6 +201,41 @@ export class RankResolver {
       attribution.rankCounter!.value++;
     }
   }
+}
+
+/** The literals of a pre-filter as UTF-8 bytes, cached per pre-filter object. */
+const literalBytesCache = new WeakMap<object, Uint8Array[]>();
+const textEncoder = new TextEncoder();
+const bodyDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/** Whether `needle` occurs in `hay` (at 0 only when `isAnchored`). */
+function hasBytes(hay: Uint8Array, needle: Uint8Array, isAnchored: boolean): boolean {
+  const n = needle.length;
+  if (n === 0) return true;
+  const last = isAnchored ? 0 : hay.length - n;
+  const first = needle[0];
+  for (let i = hay.indexOf(first); i !== -1 && i <= last; i = hay.indexOf(first, i + 1)) {
+    let j = 1;
+    while (j < n && hay[i + j] === needle[j]) j++;
+    if (j === n) return true;
+  }
+  return false;
+}
+
+/**
+ * Byte-level pre-filter for a byte body (issue 9 "bytes in"): the body is decoded to text only when one
+ * of the pattern's literals occurs in its bytes, or when the pattern has no pre-filter.
+ */
+function mayMatchBytes(fields: Re2Fields, body: Uint8Array): boolean {
+  const filter = fields.prefilter;
+  if (filter === null) return true;
+  let literals = literalBytesCache.get(filter);
+  if (literals === undefined) {
+    literals = filter.literals.map((l) => textEncoder.encode(l));
+    literalBytesCache.set(filter, literals);
+  }
+  for (let i = 0; i < literals.length; i++) if (hasBytes(body, literals[i], filter.isAnchored)) return true;
+  return false;
 }
 
 function lookup(source: AttributionSource, pod: PodInfo, containerName: string): string | undefined {

@@ -4,7 +4,13 @@
  * @module
  */
 
-export { decodeLogsResponse, encodeLogsRequest, type LogsResponseResult } from "./otlp_encode.ts";
+export {
+  decodeLogsResponse,
+  type EncodedLogsRequest,
+  encodeLogsRequest,
+  LogsRequestEncoder,
+  type LogsResponseResult,
+} from "./otlp_encode.ts";
 export {
   type ExportDropReason,
   type ExportOutcome,

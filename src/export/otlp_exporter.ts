@@ -22,7 +22,7 @@ import type { LogRecord } from "../record.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { Logger } from "../telemetry/log.ts";
 import { gzipSync } from "node:zlib";
-import { decodeLogsResponse, encodeLogsRequest } from "./otlp_encode.ts";
+import { decodeLogsResponse, LogsRequestEncoder } from "./otlp_encode.ts";
 import { abortableDelay } from "../lifecycle/abortable_delay.ts";
 
 /** What became of one batch. */
@@ -119,6 +119,7 @@ export class OtlpExporter {
   #random: () => number;
   #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   #now: () => number;
+  #encoder = new LogsRequestEncoder();
 
   /** @throws {RangeError} when an option is out of range or the endpoint is not an http(s) URL. */
   constructor(options: OtlpExporterOptions) {
@@ -164,12 +165,15 @@ export class OtlpExporter {
   /**
    * Encodes and compresses `records` into a request body, synchronously. Done once when a batch is
    * sealed, so a batch waiting for an outage to end holds only its compressed bytes, not its records.
-   * gzip runs at level 1: encode + gzip cost 2.2 us per record against 5.8 us at level 6 and 8.3 us
-   * through CompressionStream, for output ~1.5x larger than level 6 (bench/otlp_encode_bench.ts).
+   * gzip runs at level 1, about 4x cheaper than level 6 for output ~1.25x larger (bench/otlp_encode_bench.ts,
+   * docs/encoding.md). Records whose bytes body held invalid UTF-8 are counted here.
    */
   prepare(records: readonly LogRecord[]): PreparedRequest {
-    const plain = encodeLogsRequest(records);
-    const body = this.#compression === "none" ? plain : new Uint8Array(gzipSync(plain, { level: 1 }));
+    const encoded = this.#encoder.encode(records);
+    if (encoded.invalidUtf8Records > 0) this.#metrics.invalidUtf8Records.inc(encoded.invalidUtf8Records);
+    // `encoded.bytes` views the encoder's reused buffer: compress it or copy it before the next encode.
+    const plain = encoded.bytes;
+    const body = this.#compression === "none" ? plain.slice() : new Uint8Array(gzipSync(plain, { level: 1 }));
     return { body, recordCount: records.length };
   }
 

@@ -13,8 +13,8 @@ export type FlushReason = "timeout" | "rotated_eof" | "deleted_eof" | "shutdown"
 /** A record joined from its pieces. */
 export interface StitchedRecord {
   stream: Stream;
-  /** Decoded once from the joined bytes; invalid UTF-8 becomes U+FFFD. */
-  body: string;
+  /** The joined body bytes (a copy, never a view into the caller's buffer); may hold invalid UTF-8. */
+  body: Uint8Array;
   /** Time of the first piece, seconds since the Unix epoch. */
   timeSec: number;
   /** Time of the first piece, nanoseconds within the second. */
@@ -92,13 +92,12 @@ const EMPTY = new Uint8Array(0);
  * const bytes = new TextEncoder().encode("héllo");
  * stitcher.appendPartial("stdout", bytes.subarray(0, 2), { startOffset: 0, endOffset: 40, timeSec: 1, timeNanos: 0, nowMs: 0 });
  * const record = stitcher.complete("stdout", bytes.subarray(2), { endOffset: 81 });
- * // record.body === "héllo" && record.pieceCount === 2
+ * // new TextDecoder().decode(record.body) === "héllo" && record.pieceCount === 2
  * ```
  */
 export class Stitcher {
   readonly #maxLogSizeBytes: number;
   readonly #partialFlushTimeoutMs: number;
-  readonly #decoder = new TextDecoder();
   #stdout: Pending | undefined;
   #stderr: Pending | undefined;
 
@@ -240,7 +239,7 @@ export class Stitcher {
     if (pending.isTruncated) bytes = bytes.subarray(0, utf8BoundaryAtOrBefore(bytes, bytes.length));
     const record: StitchedRecord = {
       stream,
-      body: this.#decoder.decode(bytes),
+      body: bytes,
       timeSec: pending.timeSec,
       timeNanos: pending.timeNanos,
       startOffset: pending.startOffset,

@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { AckTracker } from "../ack/mod.ts";
 import type { CursorStore, CursorValue } from "../cursor/mod.ts";
 import type { FoundFile } from "../discovery/mod.ts";
+import type { Progress } from "../progress/mod.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { KindTracker } from "../telemetry/kinds.ts";
 import { type Logger, toError } from "../telemetry/log.ts";
@@ -18,7 +18,7 @@ import type { TailedFile } from "./tailed_file.ts";
 /** Options for {@linkcode CursorSync}. */
 export interface CursorSyncOptions {
   cursorStore: CursorStore;
-  ack: AckTracker<TailedFile>;
+  progress: Progress;
   /** Fingerprints grow up to this many head bytes. */
   fingerprintBytes: number;
   metrics: AgentMetrics;
@@ -61,7 +61,7 @@ export class CursorSync {
 
   /** The lowest offset of `tf` whose record is not done: unread carry, pending pieces, unacknowledged batches. */
   frontier(tf: TailedFile): number {
-    return Math.min(tf.localFrontier(), this.#o.ack.lowestOutstanding(tf));
+    return Math.min(tf.localFrontier(), this.#o.progress.lowestOutstanding(tf.key));
   }
 
   /**
@@ -98,12 +98,7 @@ export class CursorSync {
       });
       return "failed";
     }
-    for (const [tf, offset, guard, fingerprint] of updated) {
-      tf.committedOffset = offset;
-      // A truncation during the commit replaced the fingerprint: the stored one is stale, commit again.
-      tf.committedFingerprintLength = tf.fingerprint === fingerprint ? fingerprint.length : -1;
-      tf.committedGuardHash = guard;
-    }
+    for (const [tf, offset, guard, fingerprint] of updated) tf.committed(offset, guard, fingerprint);
     for (const key of deleted) this.#deleted.delete(key);
     this.#o.metrics.cursorCommits.inc();
     this.#o.metrics.cursorsTracked.set(trackedCount);
@@ -114,7 +109,7 @@ export class CursorSync {
   #growFingerprint(tf: TailedFile): void {
     if (tf.file === null || tf.fingerprint.length >= this.#o.fingerprintBytes) return;
     if (tf.readPosition > tf.fingerprint.length) {
-      tf.fingerprint = fingerprintOf(tf.file, this.#o.fingerprintBytes, tf.readPosition);
+      tf.headGrew(fingerprintOf(tf.file, this.#o.fingerprintBytes, tf.readPosition));
     }
   }
 }

@@ -1,66 +1,53 @@
 /**
  * The table of tailed files: which identities are tracked, under which paths, and which were drained.
  * It turns scans into tracking decisions (new file, rename rotation, missed rotations, inode reuse),
- * opens files within `tail.max_open_files`, and matches stored cursors to files at start. Reading,
- * loss accounting and the loop stay in tailer.ts, reached through {@linkcode FileTableHooks}.
+ * gives descriptors out within `tail.max_open_files`, and matches stored cursors to files at start. It
+ * calls nobody back: `scan`, `resume` and `balanceDescriptors` return {@linkcode FileEvent}s that the
+ * read loop (tailer.ts) acts on; losses and refusals go to the ledger.
  *
  * @module
  */
 
+import { type Assembler, MAX_CRI_HEADER_BYTES } from "../assemble/mod.ts";
+import type { Config } from "../config/mod.ts";
 import type { CursorValue } from "../cursor/mod.ts";
 import { type Discovery, type FoundFile, parsePodLogPath } from "../discovery/mod.ts";
 import type { Enricher } from "../enrich/mod.ts";
-import { Stitcher } from "../stitch/mod.ts";
+import type { LossLedger } from "../ledger/mod.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { KindTracker } from "../telemetry/kinds.ts";
 import { type CursorSync, cursorValueOf, findByIdentity, hasHead } from "./cursor_sync.ts";
 import { type Fingerprint, fingerprintOf, guardHashAt } from "./file_identity.ts";
 import { TailedFile } from "./tailed_file.ts";
 
-/**
- * Why bytes of a file were lost: the `reason` label of `containerstdout_lost_bytes_total` and
- * `containerstdout_lost_files_total` (docs/FAILURE-MODES.md has one row per value).
- */
-export type FileLossReason =
-  | "vanished_before_open"
-  | "drain_deadline"
-  | "deleted_while_paused"
-  | "gone_while_down";
-
-/** What the table asks of the tailer. */
-export interface FileTableHooks {
-  now(): number;
-  /** Reads `tf` again from 0 (truncated in place, or its guard hash no longer matches). */
-  restartTruncated(tf: TailedFile, reason: "size_shrank" | "guard_mismatch"): void;
-  /** Counts `bytes` of `tf` as lost for `reason` and raises `kind`. */
-  countLoss(
-    tf: TailedFile,
-    bytes: number,
-    reason: FileLossReason,
-    kind: "RotationStalled" | "BackpressureDrop",
-  ): void;
-  /** Counts `bytes` of a file that vanished while the agent was down. */
-  lostWhileDown(path: string, bytes: number): void;
-  countReadError(tf: TailedFile, err: unknown): void;
-  /** Asks for another scan soon. */
-  requestScan(): void;
-}
+/** What a scan (or a resume, or a descriptor round) found; the read loop acts on these. */
+export type FileEvent =
+  | { kind: "new"; file: TailedFile }
+  | { kind: "rotated"; file: TailedFile }
+  | { kind: "truncated"; file: TailedFile; reason: "size_shrank" | "guard_mismatch" }
+  | { kind: "gone"; file: TailedFile }
+  | { kind: "refused"; path: string; target: string; reason: "symlink_outside_roots" }
+  | { kind: "read_error"; file: TailedFile; error: unknown }
+  | { kind: "rescan" };
 
 /** Options for {@linkcode FileTable}. */
 export interface FileTableOptions {
   discovery: Discovery;
   enricher: Enricher;
+  assembler: Assembler;
   cursors: CursorSync;
+  ledger: LossLedger;
   metrics: AgentMetrics;
   kinds: KindTracker;
   startAt: "beginning" | "end";
+  /** Config `max_log_size`: the head kept of a line longer than the read buffer is this plus a header. */
   maxLogSizeBytes: number;
-  partialFlushTimeoutMs: number;
-  maxOpenFiles: number;
-  maxTrackedFiles: number;
-  fingerprintBytes: number;
-  hooks: FileTableHooks;
+  tail: Config["tail"];
+  now: () => number;
 }
+
+/** A live file holds its descriptor at least this long before another waiting file may take it. */
+const DESCRIPTOR_SLICE_MS = 1000;
 
 /** Margin when comparing file modification times with our clock (see #adoptMissedRotations). */
 const MTIME_SLACK_MS = 1000;
@@ -71,10 +58,13 @@ export class FileTable {
   readonly byPath = new Map<string, TailedFile>();
   /** Identities read to their end and closed, with the directory they live in. */
   readonly drained = new Map<string, { dir: string; cursor: CursorValue }>();
+  /** Files refused (symlink target outside the allowed roots), by path. */
+  readonly refused = new Map<string, { path: string; identity: string }>();
   /** True when the cursor store was empty at start: `start_at` applies to the files found then. */
   isFirstStart = false;
   #o: FileTableOptions;
-  #h: FileTableHooks;
+  #now: () => number;
+  #events: FileEvent[] = [];
   #dirLastSeenMs = new Map<string, number>();
   /** When the previous scan ran (null before the first one). */
   #lastScanMs: number | null = null;
@@ -83,12 +73,18 @@ export class FileTable {
 
   constructor(options: FileTableOptions) {
     this.#o = options;
-    this.#h = options.hooks;
+    this.#now = options.now;
   }
 
   /** Walks the include globs once: tracks new files, follows rotations, adopts missed ones. */
-  scan(isInitial: boolean, now: number): void {
-    const found = this.#o.discovery.scan();
+  scan(isInitial: boolean, now: number): FileEvent[] {
+    const { found, refused } = this.#o.discovery.scanWithRefusals();
+    this.refused.clear();
+    for (const r of refused) {
+      this.refused.set(r.path, { path: r.path, identity: r.target });
+      this.#o.ledger.refused(r.path, r.target, r.reason, `target ${r.target}`);
+      this.#events.push({ kind: "refused", path: r.path, target: r.target, reason: r.reason });
+    }
     const seen = new Set<string>();
     const rotatedDirs = new Set<string>();
     for (const f of found) {
@@ -107,7 +103,7 @@ export class FileTable {
       if (known !== undefined) {
         // A tracked identity now lives under an included name: follow it.
         this.byPath.set(f.path, known);
-        known.currentPath = f.path;
+        known.movedTo(f.path);
         this.#observeSize(known, f.sizeBytes);
         continue;
       }
@@ -125,52 +121,129 @@ export class FileTable {
     }
     for (const f of found) this.#dirLastSeenMs.set(dirOf(f.path), now);
     this.#lastScanMs = now;
-    this.#openWaiting();
+    this.#balance(now);
     this.#o.metrics.filesTracked.set(this.byKey.size);
-    if (this.byKey.size > this.#o.maxTrackedFiles) {
+    if (this.byKey.size > this.#o.tail.maxTrackedFiles) {
       this.#o.kinds.raise(
         "FingerprintCardinality",
-        `${this.byKey.size} file identities tracked, ceiling ${this.#o.maxTrackedFiles}`,
+        `${this.byKey.size} file identities tracked, ceiling ${this.#o.tail.maxTrackedFiles}`,
       );
     } else this.#o.kinds.clear("FingerprintCardinality");
+    return this.#takeEvents();
+  }
+
+  #takeEvents(): FileEvent[] {
+    const events = this.#events;
+    this.#events = [];
+    return events;
   }
 
   #observeSize(tf: TailedFile, sizeBytes: number): void {
-    if (tf.state === "active" && sizeBytes < tf.readPosition) this.#h.restartTruncated(tf, "size_shrank");
-    tf.lastSizeBytes = sizeBytes;
-    if (sizeBytes > tf.readPosition) tf.wantsRead = true;
+    if (tf.state === "active" && sizeBytes < tf.readPosition) {
+      this.#events.push({ kind: "truncated", file: tf, reason: "size_shrank" });
+    }
+    tf.observedSize(sizeBytes, this.#now());
   }
 
   #track(f: FoundFile, offset: number, now: number): TailedFile {
     const parsed = parsePodLogPath(f.path);
+    const podPath = parsed.ok ? parsed.value : null;
     const tf = new TailedFile({
       dev: f.dev,
       ino: f.ino,
       path: f.path,
-      podPath: parsed.ok ? parsed.value : null,
+      podPath,
       offset,
       sizeBytes: f.sizeBytes,
-      stitcher: new Stitcher({
-        maxLogSizeBytes: this.#o.maxLogSizeBytes,
-        partialFlushTimeoutMs: this.#o.partialFlushTimeoutMs,
-      }),
+      assembly: this.#o.assembler.open({ key: `${f.dev}:${f.ino}`, path: f.path, podPath }),
+      maxLineHeadBytes: this.#o.maxLogSizeBytes + MAX_CRI_HEADER_BYTES,
+      nowMs: now,
     });
-    tf.lastDataMs = now;
     this.byKey.set(tf.key, tf);
     this.byPath.set(f.path, tf);
     this.#o.metrics.filesDiscovered.inc();
+    this.#events.push({ kind: "new", file: tf });
     if (tf.podPath !== null) this.#o.enricher.fileOpened(tf.podPath);
     return tf;
   }
 
-  #openWaiting(): void {
+  /**
+   * Gives every file that wants reading a descriptor in the end (issue 8 defect 1): rotated files first
+   * (they hold theirs until drained); at `tail.max_open_files`, caught-up live files give theirs up (and
+   * are reopened from their offset when they grow), then live files that held one for a time slice.
+   * Caught-up live files idle for `tail.close_inactive` close too.
+   */
+  balanceDescriptors(now: number): FileEvent[] {
+    this.#balance(now);
+    return this.#takeEvents();
+  }
+
+  #balance(now: number): void {
     let open = 0;
-    for (const tf of this.byKey.values()) if (tf.state === "active") open++;
+    let waiting = 0;
     for (const tf of this.byKey.values()) {
-      if (tf.state !== "waiting") continue;
-      if (open >= this.#o.maxOpenFiles) break;
-      if (this.#open(tf)) open++;
+      tf.startWaiting(now);
+      if (tf.state === "active") {
+        if (!tf.isRotated && tf.isCaughtUp() && now - tf.lastDataMs >= this.#o.tail.closeInactiveMs) {
+          this.#release(tf, "close_inactive");
+          this.#o.metrics.filesIdleClosed.inc();
+        } else open++;
+      } else if (tf.state === "waiting" && tf.waitingSinceMs !== null) waiting++;
     }
+    const max = this.#o.tail.maxOpenFiles;
+    if (waiting > 0 && open >= max) open -= this.#releaseForWaiting(waiting - (max - open), now);
+    for (const pass of [true, false]) {
+      for (const tf of this.byKey.values()) {
+        if (tf.state !== "waiting" || tf.isRotated !== pass || tf.waitingSinceMs === null) continue;
+        if (open >= max && !tf.isRotated) break;
+        if (this.#open(tf)) open++;
+      }
+    }
+    let stillWaiting = 0;
+    for (const tf of this.byKey.values()) {
+      if (tf.state === "waiting" && tf.waitingSinceMs !== null) stillWaiting++;
+    }
+    this.#o.metrics.filesWaitingForDescriptor.set(stillWaiting);
+    this.#o.metrics.descriptorWaitOldestSeconds.set(this.oldestDescriptorWaitMs(now) / 1000);
+  }
+
+  /** How long the file waiting longest for a descriptor has waited (0 when none waits). */
+  oldestDescriptorWaitMs(now: number): number {
+    let oldest = now;
+    for (const tf of this.byKey.values()) {
+      if (tf.state === "waiting" && tf.waitingSinceMs !== null && tf.waitingSinceMs < oldest) {
+        oldest = tf.waitingSinceMs;
+      }
+    }
+    return now - oldest;
+  }
+
+  /** Releases up to `wanted` live descriptors: caught-up files first, then those past their time slice. */
+  #releaseForWaiting(wanted: number, now: number): number {
+    let released = 0;
+    for (const isSliceOver of [false, true]) {
+      for (const tf of this.byKey.values()) {
+        if (released >= wanted) return released;
+        if (tf.state !== "active" || tf.isRotated) continue;
+        const isCandidate = isSliceOver ? now - tf.openedAtMs >= DESCRIPTOR_SLICE_MS : tf.isCaughtUp();
+        if (!isCandidate) continue;
+        this.#release(tf, "max_open_files");
+        released++;
+      }
+    }
+    return released;
+  }
+
+  /** Closes a live file's descriptor; it waits (from its offset) until it has bytes to read again. */
+  #release(tf: TailedFile, reason: "max_open_files" | "close_inactive"): void {
+    this.closeFd(tf);
+    tf.released(this.#now());
+    this.#o.metrics.descriptorsReleased.inc(1, reason);
+  }
+
+  /** Closes `tf`'s descriptor if it has one. */
+  closeFd(tf: TailedFile): void {
+    if (tf.closeDescriptor()) this.#o.metrics.filesOpen.labels().value--;
   }
 
   /** Opens a waiting file at its offset; a vanished file is a counted loss. */
@@ -180,36 +253,46 @@ export class FileTable {
       const info = file.statSync();
       if (info.ino !== tf.ino || info.dev !== tf.dev) {
         file.close();
+        if (tf.wasOpened) {
+          // A released file renamed since: the next scan finds it under its rotated name.
+          this.#events.push({ kind: "rescan" });
+          return false;
+        }
         this.#forget(tf);
-        this.#h.requestScan();
+        this.#events.push({ kind: "rescan" });
         return false;
       }
-      tf.file = file;
+      const fingerprint = fingerprintOf(file, this.#o.tail.fingerprintBytes, tf.readPosition);
+      // Re-identified on reopen: when the inode now holds another file's head, it is read as new, from 0.
+      const isNewHead = tf.wasOpened && !sameHead(tf.fingerprint, fingerprint);
+      tf.opened(file, fingerprint, isNewHead, this.#now());
       this.#o.metrics.filesOpen.labels().value++;
-      tf.state = "active";
-      tf.fingerprint = fingerprintOf(file, this.#o.fingerprintBytes, tf.readPosition);
-      file.seekSync(tf.readPosition, Deno.SeekMode.Start);
-      tf.wantsRead = true;
       return true;
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {
-        this.#h.countLoss(tf, tf.unreadBytes(), "vanished_before_open", "RotationStalled");
+        if (tf.wasOpened && !tf.isRotated) {
+          this.#events.push({ kind: "rescan" });
+          return false;
+        }
+        this.#o.ledger.lost(tf.currentPath, tf.unreadBytes(), "vanished_before_open");
         this.#forget(tf);
         return false;
       }
-      this.#h.countReadError(tf, err);
+      this.#events.push({ kind: "read_error", file: tf, error: err });
       return false;
     }
   }
 
   #markRotated(tf: TailedFile, now: number): void {
     if (this.byPath.get(tf.currentPath) === tf) this.byPath.delete(tf.currentPath);
-    if (tf.isRotated) return;
-    tf.isRotated = true;
-    tf.rotatedAtMs = now;
-    tf.wantsRead = true;
+    if (!tf.rotated(now)) return;
     this.#o.metrics.rotations.inc();
-    if (tf.state === "waiting") this.#open(tf);
+    this.#events.push({ kind: "rotated", file: tf });
+    if (tf.state === "waiting") {
+      // A file that held a descriptor before is found again under its rotated name by the adoption
+      // below; opening it by its old path now would open the new file.
+      if (!tf.wasOpened) this.#open(tf);
+    }
   }
 
   /**
@@ -252,7 +335,7 @@ export class FileTable {
       this.#dropReusedIdentity(key, f.path);
       const tf = this.byKey.get(key);
       if (tf !== undefined) {
-        tf.currentPath = f.path;
+        tf.movedTo(f.path);
         continue;
       }
       // File times come from the kernel's coarse clock, up to a tick behind Date.now() (5 ms measured on
@@ -260,8 +343,7 @@ export class FileTable {
       if (this.drained.has(key) || f.mtimeMs < sinceMs - MTIME_SLACK_MS) continue;
       const adopted = this.#track({ ...f, path: f.path }, 0, now);
       this.byPath.delete(f.path);
-      adopted.isRotated = true;
-      adopted.rotatedAtMs = now;
+      adopted.rotated(now);
       this.#o.metrics.rotations.inc();
       this.#open(adopted);
     }
@@ -292,11 +374,12 @@ export class FileTable {
   retire(tf: TailedFile): void {
     this.byKey.delete(tf.key);
     if (this.byPath.get(tf.currentPath) === tf) this.byPath.delete(tf.currentPath);
-    this.drained.set(tf.key, { dir: dirOf(tf.originalPath), cursor: cursorValueOf(tf, true, this.#h.now()) });
+    this.drained.set(tf.key, { dir: dirOf(tf.originalPath), cursor: cursorValueOf(tf, true, this.#now()) });
     if (tf.podPath !== null) this.#o.enricher.fileClosed(tf.podPath);
   }
 
   #forget(tf: TailedFile): void {
+    this.#events.push({ kind: "gone", file: tf });
     this.byKey.delete(tf.key);
     if (this.byPath.get(tf.currentPath) === tf) this.byPath.delete(tf.currentPath);
     this.#o.cursors.forget(tf.key);
@@ -307,8 +390,8 @@ export class FileTable {
    * Matches stored cursors to files by identity, including files kubelet renamed while the agent was
    * down (`0.log` -> `0.log.<ts>`): the include glob no longer names them, but their tails are ours.
    */
-  resume(cursors: Map<string, CursorValue>): void {
-    const now = this.#h.now();
+  resume(cursors: Map<string, CursorValue>): FileEvent[] {
+    const now = this.#now();
     for (const [key, cursor] of cursors) {
       const dir = dirOf(cursor.path);
       this.#dirLastSeenMs.set(dir, Math.max(this.#dirLastSeenMs.get(dir) ?? 0, cursor.updatedAtMs));
@@ -324,34 +407,38 @@ export class FileTable {
       }
       if (found === null) {
         const unread = Math.max(0, cursor.sizeBytes - cursor.offset);
-        if (unread > 0) {
-          this.#h.lostWhileDown(cursor.path, unread);
-        }
+        if (unread > 0) this.#o.ledger.lost(cursor.path, unread, "gone_while_down");
         this.#o.cursors.forget(key);
         continue;
       }
       this.#resumeOne(cursor, found, now);
     }
+    return this.#takeEvents();
   }
 
   #resumeOne(cursor: CursorValue, found: FoundFile, now: number): void {
     const tf = this.#track(found, cursor.offset, now);
-    tf.committedOffset = cursor.offset;
-    tf.committedFingerprintLength = cursor.fingerprintLength;
-    tf.committedGuardHash = cursor.guardHash;
+    tf.resumedAt(cursor);
     const isIncluded = this.#o.discovery.isWanted(found.path) && !/\.log\.\d/.test(found.path);
     if (!isIncluded) {
       // Renamed while we were down: drain it and let it go.
       this.byPath.delete(found.path);
-      tf.isRotated = true;
-      tf.rotatedAtMs = now;
+      tf.rotated(now);
       this.#o.metrics.rotations.inc();
     }
     if (!this.#open(tf)) return;
     const guard = guardHashAt(tf.file!, cursor.offset, cursor.offset);
-    if (found.sizeBytes < cursor.offset) this.#h.restartTruncated(tf, "size_shrank");
-    else if (guard !== cursor.guardHash) this.#h.restartTruncated(tf, "guard_mismatch");
+    if (found.sizeBytes < cursor.offset) {
+      this.#events.push({ kind: "truncated", file: tf, reason: "size_shrank" });
+    } else if (guard !== cursor.guardHash) {
+      this.#events.push({ kind: "truncated", file: tf, reason: "guard_mismatch" });
+    }
   }
+}
+
+/** Whether two head fingerprints of equal length differ (a grown head is the same file). */
+function sameHead(a: Fingerprint, b: Fingerprint): boolean {
+  return a.length !== b.length || a.hash === b.hash;
 }
 
 /** The directory part of a path. */

@@ -1,59 +1,39 @@
 /**
- * One reader per file identity: its descriptor, offsets, unfinished-line carry and stitcher, plus the
- * turning of one chunk of bytes into records. The scheduling (which file reads next, rotation, cursor
- * commits) lives in tailer.ts.
+ * The reader of one file identity: its descriptor, offsets, line state (carry and long lines) and its
+ * {@linkcode FileAssembly}. Its state changes only through named transitions (opened, released,
+ * rotated, read, reached EOF, restarted from 0, quarantined, finished); the file table and the read loop
+ * call them and read the rest through getters. Reading yields byte chunks `{file, offset, bytes}`;
+ * records are made by the assembler, not here.
  *
  * @module
  */
 
-import { parseCriLine } from "../cri/mod.ts";
-import { type StitchedRecord, type Stitcher, utf8BoundaryAtOrBefore } from "../stitch/mod.ts";
-import type {
-  Attributes,
-  InstrumentationScope,
-  LogRecord,
-  PodLogPath,
-  ResourceRef,
-  Stream,
-} from "../record.ts";
+import type { FileAssembly } from "../assemble/mod.ts";
+import type { FileState, PodLogPath } from "../record.ts";
 import type { Fingerprint } from "./file_identity.ts";
+import { LineSplitter } from "./line_splitter.ts";
 
-/** Where a file is in its life. */
+/**
+ * Where a file is in its life: `waiting` for a descriptor (never opened, or released at the cap or after
+ * `tail.close_inactive`: reopened from its offset when it grows), `active` (open), `closed` (drained).
+ */
 export type TailedFileState = "waiting" | "active" | "closed";
 
-/** Receives the records a file produces. */
-export interface RecordSink {
-  /** One record whose first byte is at `startOffset` of `file`; `bytes` is its size estimate. */
-  push(record: LogRecord, file: TailedFile, startOffset: number, bytes: number): void;
+/** One read: `bytes` (the carry, then what was read) start at file offset `offset`. */
+export interface ReadChunk {
+  readonly file: TailedFile;
+  readonly offset: number;
+  /** A view into the shared read buffer: valid until the next read. */
+  readonly bytes: Uint8Array;
+  /** Bytes new in this read (after the carry). */
+  readonly readBytes: number;
 }
 
-/** What the line processor needs besides the file itself. */
-export interface ChunkContext {
-  sink: RecordSink;
-  resource: ResourceRef;
-  scope: InstrumentationScope;
-  /** Adds per-record attribution (rank, job) to a record's attributes. */
-  attribute: (path: PodLogPath, body: string, attributes: Attributes) => void;
-  maxLogSizeBytes: number;
-  /** Whether records carry `log.file.path`. */
-  includeFilePath: boolean;
-  nowMs: number;
-  /** `nowMs` as an HrTime, shared by every record of the chunk (the serializer only reads it). */
-  observedHr: [number, number];
-  /** Counters updated per chunk. */
-  counts: ChunkCounts;
-}
-
-/** Counters a chunk adds to; flushed into metrics by the caller. */
-export interface ChunkCounts {
-  lines: number;
-  records: number;
-  truncated: number;
-  malformed: Map<string, number>;
-  partialFlushes: Map<string, number>;
-}
-
-const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+/** What a read found. */
+export type ReadOutcome =
+  | { kind: "chunk"; chunk: ReadChunk }
+  | { kind: "eof"; shouldCheckTruncation: boolean }
+  | { kind: "error"; error: unknown };
 
 /** The state of one tailed file identity. */
 export class TailedFile {
@@ -62,33 +42,32 @@ export class TailedFile {
   readonly ino: number;
   /** The path the file was found at (kept after rotation: it names the container's log). */
   readonly originalPath: string;
-  /** Where the file is now, as far as we know (the rotated name after a rename). */
-  currentPath: string;
   readonly podPath: PodLogPath | null;
-  readonly stitcher: Stitcher;
-  file: Deno.FsFile | null = null;
-  state: TailedFileState = "waiting";
-  fingerprint: Fingerprint = { length: 0, hash: "" };
-  /** Offset of the first byte not yet turned into lines (the start of `carry`). */
-  consumedOffset: number;
-  /** Offset of the next byte to read (`consumedOffset + carry.length`). */
-  readPosition: number;
-  carry: Uint8Array | null = null;
-  lastSizeBytes: number;
-  wantsRead = true;
-  /** A watch event named this file: at EOF, stat it to catch an in-place truncation. */
-  needsStat = false;
-  isAtEof = false;
-  isRotated = false;
-  rotatedAtMs = 0;
-  lastDataMs = 0;
-  /** When a rotated file's size was last polled. */
-  lastPollMs = 0;
-  /** The last cursor value written, to skip unchanged commits. */
-  committedOffset = -1;
-  committedFingerprintLength = -1;
-  /** Guard hash of the last committed offset (kept for files already closed). */
-  committedGuardHash = "";
+  readonly assembly: FileAssembly;
+  /** Carry and long-line state between reads; owns `consumedOffset`. */
+  readonly lines: LineSplitter;
+  #currentPath: string;
+  #file: Deno.FsFile | null = null;
+  #state: TailedFileState = "waiting";
+  #fingerprint: Fingerprint = { length: 0, hash: "" };
+  #readPosition: number;
+  #lastSizeBytes: number;
+  #wantsRead = true;
+  #needsStat = false;
+  #isAtEof = false;
+  #isRotated = false;
+  #rotatedAtMs = 0;
+  #lastDataMs: number;
+  #lastPollMs = 0;
+  #wasOpened = false;
+  #openedAtMs = 0;
+  #waitingSinceMs: number | null;
+  #quarantinedUntilMs = 0;
+  #quarantineBackoffMs = 0;
+  #gatedUntilMs = 0;
+  #committedOffset = -1;
+  #committedFingerprintLength = -1;
+  #committedGuardHash = "";
 
   constructor(init: {
     dev: number;
@@ -97,173 +76,310 @@ export class TailedFile {
     podPath: PodLogPath | null;
     offset: number;
     sizeBytes: number;
-    stitcher: Stitcher;
+    assembly: FileAssembly;
+    /** Bytes kept of a line longer than the read buffer. */
+    maxLineHeadBytes: number;
+    nowMs: number;
   }) {
     this.dev = init.dev;
     this.ino = init.ino;
     this.key = `${init.dev}:${init.ino}`;
     this.originalPath = init.path;
-    this.currentPath = init.path;
+    this.#currentPath = init.path;
     this.podPath = init.podPath;
-    this.consumedOffset = init.offset;
-    this.readPosition = init.offset;
-    this.lastSizeBytes = init.sizeBytes;
-    this.stitcher = init.stitcher;
+    this.lines = new LineSplitter({ maxLineHeadBytes: init.maxLineHeadBytes, offset: init.offset });
+    this.#readPosition = init.offset;
+    this.#lastSizeBytes = init.sizeBytes;
+    this.assembly = init.assembly;
+    this.#lastDataMs = init.nowMs;
+    this.#waitingSinceMs = init.nowMs;
+  }
+
+  // ---- what the file is -----------------------------------------------------------------------
+
+  /** Where the file is now, as far as we know (the rotated name after a rename). */
+  get currentPath(): string {
+    return this.#currentPath;
+  }
+  get file(): Deno.FsFile | null {
+    return this.#file;
+  }
+  get state(): TailedFileState {
+    return this.#state;
+  }
+  get fingerprint(): Fingerprint {
+    return this.#fingerprint;
+  }
+  /** Offset of the first byte not yet turned into lines. */
+  get consumedOffset(): number {
+    return this.lines.consumedOffset;
+  }
+  /** Offset of the next byte to read. */
+  get readPosition(): number {
+    return this.#readPosition;
+  }
+  get lastSizeBytes(): number {
+    return this.#lastSizeBytes;
+  }
+  get wantsRead(): boolean {
+    return this.#wantsRead;
+  }
+  get isAtEof(): boolean {
+    return this.#isAtEof;
+  }
+  get isRotated(): boolean {
+    return this.#isRotated;
+  }
+  get rotatedAtMs(): number {
+    return this.#rotatedAtMs;
+  }
+  get lastDataMs(): number {
+    return this.#lastDataMs;
+  }
+  get lastPollMs(): number {
+    return this.#lastPollMs;
+  }
+  /** True once the file was opened (a waiting file that was opened before gave its descriptor up). */
+  get wasOpened(): boolean {
+    return this.#wasOpened;
+  }
+  /** When the file last got its descriptor. */
+  get openedAtMs(): number {
+    return this.#openedAtMs;
+  }
+  /** Since when the file waits for a descriptor with bytes to read (null when not waiting). */
+  get waitingSinceMs(): number | null {
+    return this.#waitingSinceMs;
+  }
+  get quarantinedUntilMs(): number {
+    return this.#quarantinedUntilMs;
+  }
+  get gatedUntilMs(): number {
+    return this.#gatedUntilMs;
+  }
+  /** The last cursor offset written (-1 before the first). */
+  get committedOffset(): number {
+    return this.#committedOffset;
+  }
+  get committedFingerprintLength(): number {
+    return this.#committedFingerprintLength;
+  }
+  /** Guard hash of the last committed offset (kept for files already closed). */
+  get committedGuardHash(): string {
+    return this.#committedGuardHash;
   }
 
   /** Bytes known to be in the file and not yet read. */
   unreadBytes(): number {
-    return Math.max(0, this.lastSizeBytes - this.readPosition);
+    return Math.max(0, this.#lastSizeBytes - this.#readPosition);
   }
 
-  /** The lowest offset this file still needs, ignoring exports (carry and pending pieces). */
+  /** The lowest offset this file still needs, ignoring exports (carry, long line, pending pieces). */
   localFrontier(): number {
-    return Math.min(this.consumedOffset, this.stitcher.pendingStartOffset());
+    return Math.min(this.consumedOffset, this.assembly.pendingStartOffset());
+  }
+
+  /** Bytes this file holds in memory: carry, long-line head, stitch pieces. */
+  heldBytes(): number {
+    return this.lines.heldBytes() + this.assembly.pendingBytes();
+  }
+
+  /** A live file with nothing left to read or assemble right now. */
+  isCaughtUp(): boolean {
+    return this.#isAtEof && !this.#wantsRead && this.lines.isEmpty() &&
+      this.assembly.pendingStartOffset() === Infinity;
+  }
+
+  /** The file's state as `/status` shows it. */
+  status(nowMs: number): FileState {
+    if (this.#quarantinedUntilMs > nowMs) return "quarantined";
+    if (this.#state === "active") return this.#isRotated ? "rotated_draining" : "reading";
+    if (this.#state === "waiting" && this.#wasOpened && this.#waitingSinceMs === null) return "idle_closed";
+    return "waiting_for_descriptor";
+  }
+
+  // ---- transitions: descriptors and names --------------------------------------------------------
+
+  /** The file table found the identity under `path`. */
+  movedTo(path: string): void {
+    this.#currentPath = path;
+  }
+
+  /** A scan saw the file at `sizeBytes`. */
+  observedSize(sizeBytes: number, nowMs: number): void {
+    this.#lastSizeBytes = sizeBytes;
+    if (sizeBytes > this.#readPosition) this.#wantsRead = true;
+    if (this.#state === "waiting" && this.#wantsRead) this.#waitingSinceMs ??= nowMs;
+  }
+
+  /** A watch event named the file: read it, and at EOF check for an in-place truncation. */
+  notified(): void {
+    this.#wantsRead = true;
+    this.#needsStat = true;
+  }
+
+  /** A released file wants reading again: it now waits for a descriptor. */
+  startWaiting(nowMs: number): void {
+    if (this.#state === "waiting" && this.#wantsRead && this.#waitingSinceMs === null) {
+      this.#waitingSinceMs = nowMs;
+    }
   }
 
   /**
-   * Turns `buf[0, end)` (whole lines, the last ending in "\n") into records; `buf[0]` is at
-   * `consumedOffset` in the file. Decodes the chunk once; byte offsets come from the bytes, so
-   * multibyte text never shifts them.
+   * Got its descriptor, positioned at the read position. `isNewHead`: the inode holds another file's head
+   * now (re-identified on reopen), so it is read as a new file from 0.
    */
-  processLines(buf: Uint8Array, end: number, ctx: ChunkContext): void {
-    const text = decoder.decode(buf.subarray(0, end));
-    const base = this.consumedOffset;
-    let c = 0;
-    let b = 0;
-    let lines = 0;
-    while (c < text.length) {
-      const nc = text.indexOf("\n", c);
-      const nb = buf.indexOf(10, b);
-      this.#handleLine(text.slice(c, nc), buf, b, nb, base, ctx);
-      lines++;
-      c = nc + 1;
-      b = nb + 1;
+  opened(file: Deno.FsFile, fingerprint: Fingerprint, isNewHead: boolean, nowMs: number): void {
+    if (isNewHead) {
+      this.#readPosition = 0;
+      this.lines.reset(0);
     }
-    ctx.counts.lines += lines;
-    this.consumedOffset = base + end;
+    this.#file = file;
+    this.#state = "active";
+    this.#wasOpened = true;
+    this.#openedAtMs = nowMs;
+    this.#waitingSinceMs = null;
+    this.#fingerprint = fingerprint;
+    file.seekSync(this.#readPosition, Deno.SeekMode.Start);
+    this.#wantsRead = true;
+    this.#isAtEof = false;
   }
 
-  /** Emits `bytes` (no newline found within a whole buffer) as one raw record, marked as such. */
-  processOverlongLine(bytes: Uint8Array, ctx: ChunkContext): void {
-    const start = this.consumedOffset;
-    const body = decodeCapped(bytes, ctx.maxLogSizeBytes);
-    this.#emit(ctx, undefined, body, ctx.observedHr, start, { "log.parse_error": "line_too_long" });
-    ctx.counts.lines++;
-    this.consumedOffset += bytes.length;
+  /** Closes the descriptor if there is one; true when one was closed. */
+  closeDescriptor(): boolean {
+    if (this.#file === null) return false;
+    try {
+      this.#file.close();
+    } catch {
+      // Already closed: nothing left to release.
+    }
+    this.#file = null;
+    return true;
   }
 
-  /** Flushes unfinished records (and a final line without its newline) for `reason`. */
-  flushPending(
-    reason: "rotated_eof" | "deleted_eof" | "shutdown" | "truncated_file",
-    ctx: ChunkContext,
-  ): void {
-    for (const rec of this.stitcher.flushAll(reason)) this.#emitStitched(rec, ctx);
-    if (reason !== "shutdown" && reason !== "truncated_file" && this.carry !== null) {
-      // A last line the writer never ended with "\n": ship it rather than lose it.
-      const carry = this.carry;
-      this.carry = null;
-      const withNewline = new Uint8Array(carry.length + 1);
-      withNewline.set(carry);
-      withNewline[carry.length] = 10;
-      this.processLines(withNewline, withNewline.length, ctx);
-      this.consumedOffset -= 1; // the "\n" added above is not in the file
-    }
+  /** Gives the descriptor up (the caller closed it); waits from its offset until it has bytes to read. */
+  released(nowMs: number): void {
+    this.#state = "waiting";
+    this.#waitingSinceMs = this.#wantsRead || !this.lines.isEmpty() ? nowMs : null;
   }
 
-  /** Flushes records whose pieces timed out; only call when the file was read up to EOF. */
-  flushExpired(ctx: ChunkContext): void {
-    for (const rec of this.stitcher.flushExpired(ctx.nowMs)) this.#emitStitched(rec, ctx);
+  /** Kubelet renamed it (or it was found renamed): drain it. False when it was already rotated. */
+  rotated(nowMs: number): boolean {
+    if (this.#isRotated) return false;
+    this.#isRotated = true;
+    this.#rotatedAtMs = nowMs;
+    this.#wantsRead = true;
+    if (this.#state === "waiting") this.#waitingSinceMs ??= nowMs;
+    return true;
   }
 
-  #handleLine(line: string, buf: Uint8Array, b: number, nb: number, base: number, ctx: ChunkContext): void {
-    const r = parseCriLine(line);
-    const lineStart = base + b;
-    if (!r.ok) {
-      const m = ctx.counts.malformed;
-      m.set(r.reason, (m.get(r.reason) ?? 0) + 1);
-      if (line.length === 0) return;
-      const body = line.length > ctx.maxLogSizeBytes
-        ? decodeCapped(buf.subarray(b, nb), ctx.maxLogSizeBytes)
-        : line;
-      this.#emit(ctx, undefined, body, ctx.observedHr, lineStart, { "log.parse_error": r.reason });
-      return;
-    }
-    if (r.isPartial) {
-      this.stitcher.appendPartial(r.stream, buf.subarray(b + r.bodyStart, nb), {
-        startOffset: lineStart,
-        endOffset: base + nb + 1,
-        timeSec: r.timeSec,
-        timeNanos: r.timeNanos,
-        nowMs: ctx.nowMs,
-      });
-      return;
-    }
-    if (this.stitcher.hasPending(r.stream)) {
-      const rec = this.stitcher.complete(r.stream, buf.subarray(b + r.bodyStart, nb), {
-        endOffset: base + nb + 1,
-      });
-      this.#emitStitched(rec, ctx);
-      return;
-    }
-    const bodyBytes = nb - b - r.bodyStart;
-    if (bodyBytes > ctx.maxLogSizeBytes) {
-      ctx.counts.truncated++;
-      const body = decodeCapped(buf.subarray(b + r.bodyStart, nb), ctx.maxLogSizeBytes);
-      this.#emit(ctx, r.stream, body, [r.timeSec, r.timeNanos], lineStart, { "log.truncated": true });
-      return;
-    }
-    this.#emit(ctx, r.stream, line.slice(r.bodyStart), [r.timeSec, r.timeNanos], lineStart, undefined);
+  /** Read to its end and closed (the caller flushed and closed it). */
+  finished(): void {
+    this.#state = "closed";
   }
 
-  #emitStitched(rec: StitchedRecord, ctx: ChunkContext): void {
-    let extra: Attributes | undefined;
-    if (rec.isTruncated) {
-      ctx.counts.truncated++;
-      extra = { "log.truncated": true };
-    }
-    if (rec.isUnfinished && rec.flushReason !== undefined) {
-      const p = ctx.counts.partialFlushes;
-      p.set(rec.flushReason, (p.get(rec.flushReason) ?? 0) + 1);
-      extra = { ...extra, "log.partial_flush": rec.flushReason };
-    }
-    this.#emit(ctx, rec.stream, rec.body, [rec.timeSec, rec.timeNanos], rec.startOffset, extra);
+  /** Resumed at a stored cursor. */
+  resumedAt(committed: { offset: number; fingerprintLength: number; guardHash: string }): void {
+    this.#committedOffset = committed.offset;
+    this.#committedFingerprintLength = committed.fingerprintLength;
+    this.#committedGuardHash = committed.guardHash;
   }
 
-  #emit(
-    ctx: ChunkContext,
-    stream: Stream | undefined,
-    body: string,
-    hrTime: [number, number],
-    startOffset: number,
-    extra: Attributes | undefined,
-  ): void {
-    const attributes: Attributes = stream === undefined ? {} : { "log.iostream": stream };
-    if (ctx.includeFilePath) attributes["log.file.path"] = this.originalPath;
-    if (extra !== undefined) Object.assign(attributes, extra);
-    if (this.podPath !== null) ctx.attribute(this.podPath, body, attributes);
-    const record: LogRecord = {
-      hrTime,
-      hrTimeObserved: ctx.observedHr,
-      body,
-      attributes,
-      droppedAttributesCount: 0,
-      resource: ctx.resource,
-      instrumentationScope: ctx.scope,
+  /** A cursor commit wrote `offset` with `guardHash` and the head `fingerprint` it saw. */
+  committed(offset: number, guardHash: string, fingerprint: Fingerprint): void {
+    this.#committedOffset = offset;
+    // A truncation during the commit replaced the fingerprint: the stored one is stale, commit again.
+    this.#committedFingerprintLength = this.#fingerprint === fingerprint ? fingerprint.length : -1;
+    this.#committedGuardHash = guardHash;
+  }
+
+  /** The head fingerprint grew with the file. */
+  headGrew(fingerprint: Fingerprint): void {
+    this.#fingerprint = fingerprint;
+  }
+
+  // ---- transitions: reading --------------------------------------------------------------------
+
+  /** Reads one chunk into `buf` (after the carry). Consumes the "wants read" flag before the await. */
+  async read(buf: Uint8Array, nowMs: () => number): Promise<ReadOutcome> {
+    const carryLength = this.lines.prefill(buf);
+    // Consume the flag before the await: a watch event that arrives while the read is in flight sets it
+    // again and is not lost.
+    this.#wantsRead = false;
+    let n: number | null;
+    try {
+      n = await this.#file!.read(buf.subarray(carryLength));
+    } catch (error) {
+      return { kind: "error", error };
+    }
+    if (n === null || n === 0) {
+      this.#isAtEof = true;
+      const shouldCheckTruncation = this.#needsStat;
+      this.#needsStat = false;
+      return { kind: "eof", shouldCheckTruncation };
+    }
+    // A short read of a regular file means we reached its end: skip the extra read that would say so.
+    const isShortRead = n < buf.length - carryLength;
+    this.#isAtEof = isShortRead;
+    if (!isShortRead) this.#wantsRead = true;
+    this.#lastDataMs = nowMs();
+    this.#readPosition += n;
+    if (this.#readPosition > this.#lastSizeBytes) this.#lastSizeBytes = this.#readPosition;
+    return {
+      kind: "chunk",
+      chunk: {
+        file: this,
+        offset: this.consumedOffset,
+        bytes: buf.subarray(0, carryLength + n),
+        readBytes: n,
+      },
     };
-    ctx.counts.records++;
-    ctx.sink.push(record, this, startOffset, body.length + 96);
   }
-}
 
-/** Milliseconds since the epoch as an OTLP HrTime. */
-export function msToHr(ms: number): [number, number] {
-  const sec = Math.floor(ms / 1000);
-  return [sec, Math.round((ms - sec * 1000) * 1e6)];
-}
+  /** Truncated in place (or its guard hash no longer matches): read again from 0 with the new head. */
+  restartedFromZero(fingerprint: Fingerprint | null): void {
+    this.lines.reset(0);
+    this.#readPosition = 0;
+    this.#isAtEof = false;
+    this.#wantsRead = true;
+    this.#file?.seekSync(0, Deno.SeekMode.Start);
+    if (fingerprint !== null) this.#fingerprint = fingerprint;
+    this.#committedFingerprintLength = -1;
+  }
 
-/** Decodes at most `maxBytes` of `bytes`, cut back to a UTF-8 character boundary. */
-export function decodeCapped(bytes: Uint8Array, maxBytes: number): string {
-  if (bytes.length <= maxBytes) return decoder.decode(bytes);
-  return decoder.decode(bytes.subarray(0, utf8BoundaryAtOrBefore(bytes, maxBytes)));
+  /** A rotated file at EOF was polled at `sizeBytes`: read on when it grew. */
+  polled(sizeBytes: number, nowMs: number): void {
+    this.#lastPollMs = nowMs;
+    if (sizeBytes > this.#readPosition) {
+      this.#wantsRead = true;
+      this.#isAtEof = false;
+    }
+  }
+
+  /** The unread rest up to `sizeBytes` is given up (counted as lost by the caller). */
+  skippedTo(sizeBytes: number): void {
+    this.lines.reset(sizeBytes);
+    this.#readPosition = sizeBytes;
+  }
+
+  /** The read gate said: not before `untilMs`. */
+  gatedUntil(untilMs: number): void {
+    this.#gatedUntilMs = untilMs;
+  }
+
+  /** An unexpected error: set aside with a doubling backoff; returns the backoff. */
+  quarantined(nowMs: number, firstMs: number, maxMs: number): number {
+    this.#quarantineBackoffMs = Math.min(
+      maxMs,
+      this.#quarantineBackoffMs === 0 ? firstMs : this.#quarantineBackoffMs * 2,
+    );
+    this.#quarantinedUntilMs = nowMs + this.#quarantineBackoffMs;
+    this.#wantsRead = true;
+    return this.#quarantineBackoffMs;
+  }
+
+  /** A read went through: the quarantine backoff starts over. */
+  readSucceeded(): void {
+    this.#quarantineBackoffMs = 0;
+  }
 }

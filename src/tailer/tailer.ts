@@ -6,107 +6,101 @@
  * @module
  */
 
-import type { AckTracker } from "../ack/mod.ts";
+import type { Assembler } from "../assemble/mod.ts";
+import type { Config } from "../config/mod.ts";
 import type { CursorStore } from "../cursor/mod.ts";
 import type { Discovery } from "../discovery/mod.ts";
 import type { Enricher } from "../enrich/mod.ts";
-import type { Batcher } from "../export/batcher.ts";
+import type { LossLedger } from "../ledger/mod.ts";
 import { abortableDelay, type Component, type ComponentHealth } from "../lifecycle/mod.ts";
-import type { InstrumentationScope, ResourceRef } from "../record.ts";
+import type { Progress } from "../progress/mod.ts";
+import type { FileStatus, PodLogPath } from "../record.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { KindTracker } from "../telemetry/kinds.ts";
 import { type Logger, toError } from "../telemetry/log.ts";
 import { CursorSync } from "./cursor_sync.ts";
 import { fingerprintOf } from "./file_identity.ts";
-import { type FileLossReason, FileTable } from "./file_table.ts";
-import { type FileStatus, fileStatusOf } from "./file_status.ts";
-import {
-  type ChunkContext,
-  type ChunkCounts,
-  msToHr,
-  type RecordSink,
-  type TailedFile,
-} from "./tailed_file.ts";
+import { type FileEvent, FileTable } from "./file_table.ts";
+import type { LineSink } from "./line_splitter.ts";
+import type { TailedFile } from "./tailed_file.ts";
+
+/** What the read loop needs from the export side: the bytes it holds, and draining at shutdown. */
+export interface ExportQueue {
+  /** Bytes of records pushed and not yet settled (queued records, sealed batches, requests in flight). */
+  inflightBytes(): number;
+  pendingBatches(): number;
+  drain(timeoutMs: number): Promise<boolean>;
+  abort(): Promise<void>;
+}
+
+/**
+ * Per-file pause (the limiter's delay mode, issue 11): 0 when the file may be read now, else the
+ * milliseconds until it may be asked again. Gated files keep their bytes in the file.
+ */
+export type ReadGate = (origin: { fileKey: string; podPath: PodLogPath | null }, nowMs: number) => number;
 
 /** Options for {@linkcode Tailer}. */
 export interface TailerOptions {
+  /** The config sections the read side uses (each option declared once, in the schema). */
+  config: Pick<
+    Config,
+    | "startAt"
+    | "maxLogSizeBytes"
+    | "memoryLimitBytes"
+    | "shutdownTimeoutMs"
+    | "tail"
+    | "cursor"
+  >;
   discovery: Discovery;
   cursorStore: CursorStore;
-  batcher: Batcher<TailedFile>;
-  ack: AckTracker<TailedFile>;
+  /** Turns lines into records and pushes them down the record chain (the seam for quarantine tests). */
+  assembler: Assembler;
+  exportQueue: ExportQueue;
+  progress: Progress;
+  ledger: LossLedger;
   enricher: Enricher;
   metrics: AgentMetrics;
   kinds: KindTracker;
   logger: Logger;
-  scope: InstrumentationScope;
-  startAt: "beginning" | "end";
-  maxLogSizeBytes: number;
-  /** Whether records carry `log.file.path`. */
-  includeFilePath: boolean;
-  partialFlushTimeoutMs: number;
-  memoryLimitBytes: number;
-  /** Rescan period while the watcher is down or overflowed. */
-  rescanIntervalMs: number;
-  /** Safety rescan period while the watcher is healthy. */
-  watchRescanIntervalMs: number;
-  maxOpenFiles: number;
-  maxTrackedFiles: number;
-  rotateWaitMs: number;
-  drainDeadlineMs: number;
-  readBufferBytes: number;
-  fingerprintBytes: number;
-  cursorFlushIntervalMs: number;
-  shutdownTimeoutMs: number;
-  /** How long a loss keeps its Kind raised. @default 300000 */
-  lossKindHoldMs?: number;
+  readGate?: ReadGate;
   now?: () => number;
 }
 
-/** Reads every wanted log file into the batcher and keeps the cursors. */
-export class Tailer implements Component, RecordSink {
+/** Reads every wanted log file into the record chain and keeps the cursors. */
+export class Tailer implements Component {
   readonly name = "tailer";
   #o: TailerOptions;
+  #tail: Config["tail"];
   #now: () => number;
   #buf: Uint8Array;
   #cursors: CursorSync;
-  /** Per-record attribution, bound once: a chunk context is built per read, not per record. */
-  #attribute: ChunkContext["attribute"];
   #files: FileTable;
-  #pathResources = new Map<string, ResourceRef>();
   #abort = new AbortController();
   #loop: Promise<void> | null = null;
   #watch: Promise<void> | null = null;
   #wakeResolve: (() => void) | null = null;
+  #isWakePending = false;
   #isScanRequested = true;
   /** Extra scans after an event for an unknown path: a file created right after `mkdir -p` of its
    * directory is often not reported by the watcher, so the directory's event is followed up. */
   #followUpScanMs: number[] = [];
   #nextScanMs = 0;
-  #nextCommitMs = 0;
-  /** Something may have moved a cursor since the last commit; when false the loop sleeps until the next scan. */
+  /** Reading moved a frontier since the last commit. */
   #isDirty = true;
   #commit: Promise<void> | null = null;
   #pausedSinceMs: number | null = null;
   #isStopped = false;
-  #lastLossMs = new Map<"RotationStalled" | "BackpressureDrop", number>();
   #lastError = "";
-  #counts: ChunkCounts = {
-    lines: 0,
-    records: 0,
-    truncated: 0,
-    malformed: new Map(),
-    partialFlushes: new Map(),
-  };
 
   constructor(options: TailerOptions) {
     this.#o = options;
+    this.#tail = options.config.tail;
     this.#now = options.now ?? Date.now;
-    this.#buf = new Uint8Array(options.readBufferBytes);
-    this.#attribute = (path, body, attributes) => options.enricher.attribute(path, body, attributes);
+    this.#buf = new Uint8Array(this.#tail.readBufferBytes);
     this.#cursors = new CursorSync({
       cursorStore: options.cursorStore,
-      ack: options.ack,
-      fingerprintBytes: options.fingerprintBytes,
+      progress: options.progress,
+      fingerprintBytes: this.#tail.fingerprintBytes,
       metrics: options.metrics,
       kinds: options.kinds,
       logger: options.logger,
@@ -114,51 +108,63 @@ export class Tailer implements Component, RecordSink {
     this.#files = new FileTable({
       discovery: options.discovery,
       enricher: options.enricher,
+      assembler: options.assembler,
       cursors: this.#cursors,
+      ledger: options.ledger,
       metrics: options.metrics,
       kinds: options.kinds,
-      startAt: options.startAt,
-      maxLogSizeBytes: options.maxLogSizeBytes,
-      partialFlushTimeoutMs: options.partialFlushTimeoutMs,
-      maxOpenFiles: options.maxOpenFiles,
-      maxTrackedFiles: options.maxTrackedFiles,
-      fingerprintBytes: options.fingerprintBytes,
-      hooks: {
-        now: () => this.#now(),
-        restartTruncated: (tf, reason) => this.#restartTruncated(tf, reason),
-        countLoss: (tf, bytes, reason, kind) => this.#countLoss(tf, bytes, reason, kind),
-        lostWhileDown: (path, bytes) => this.#lostWhileDown(path, bytes),
-        countReadError: (tf, err) => this.#countReadError(tf, err),
-        requestScan: () => {
-          this.#isScanRequested = true;
-        },
-      },
+      startAt: options.config.startAt,
+      maxLogSizeBytes: options.config.maxLogSizeBytes,
+      tail: this.#tail,
+      now: () => this.#now(),
     });
   }
 
-  /** RecordSink: hands a record to the batcher. */
-  push(
-    record: Parameters<RecordSink["push"]>[0],
-    file: TailedFile,
-    startOffset: number,
-    bytes: number,
-  ): void {
-    this.#o.batcher.push(record, file, startOffset, bytes);
-  }
-
-  /** Wakes the read loop (a watch event, an acknowledged batch). */
+  /** Wakes the read loop (a watch event). A wake while the loop is busy makes its next sleep return at once. */
   wake(): void {
-    this.#isDirty = true;
+    this.#isWakePending = true;
     const resolve = this.#wakeResolve;
     this.#wakeResolve = null;
     resolve?.();
+  }
+
+  /** Every tracked file as `/status` shows it. */
+  snapshot(): FileStatus[] {
+    const now = this.#now();
+    const out: FileStatus[] = [];
+    for (const tf of this.#files.byKey.values()) {
+      if (tf.state === "closed") continue;
+      out.push({
+        path: tf.currentPath,
+        identity: tf.key,
+        offset: tf.readPosition,
+        sizeBytes: tf.lastSizeBytes,
+        bytesBehind: tf.unreadBytes(),
+        state: tf.status(now),
+        namespace: tf.podPath?.namespace ?? null,
+        podName: tf.podPath?.podName ?? null,
+      });
+    }
+    for (const r of this.#files.refused.values()) {
+      out.push({
+        path: r.path,
+        identity: r.identity,
+        offset: 0,
+        sizeBytes: 0,
+        bytesBehind: 0,
+        state: "refused",
+        namespace: null,
+        podName: null,
+      });
+    }
+    return out;
   }
 
   async start(signal: AbortSignal): Promise<void> {
     signal.addEventListener("abort", () => this.#abort.abort(), { once: true });
     const cursors = await this.#o.cursorStore.loadAll();
     this.#files.isFirstStart = cursors.size === 0;
-    this.#files.resume(cursors);
+    this.#apply(this.#files.resume(cursors));
     this.#scan(true);
     this.#loop = this.#run();
     this.#watch = this.#o.discovery.watch(this.#abort.signal, (paths) => this.#onWatchEvent(paths));
@@ -171,29 +177,28 @@ export class Tailer implements Component, RecordSink {
     this.wake();
     await this.#loop;
     await this.#watch;
-    const ctx = this.#context(this.#now());
-    for (const tf of this.#files.byKey.values()) {
-      if (tf.state === "active") {
-        this.#setResource(ctx, tf);
-        tf.flushPending("shutdown", ctx);
-      }
+    // A last scan: a rotation since the previous one is recorded (the rotated identity's cursor keeps
+    // its path for the restart), rather than found again only by the next run's sibling search.
+    try {
+      this.#scan(false);
+    } catch (err) {
+      this.#countReadError(null, err);
     }
+    // No shutdown flush: an unfinished P..F record of a live file stays unsent, the cursor stays before
+    // its first piece, and the whole record arrives once after the restart (issue 8). Rotated and
+    // deleted files flush at their end in housekeeping, as before.
     this.#flushCounts();
-    const isDrained = await this.#o.batcher.drain(this.#o.shutdownTimeoutMs);
+    const exports = this.#o.exportQueue;
+    const isDrained = await exports.drain(this.#o.config.shutdownTimeoutMs);
     if (!isDrained) {
       this.#o.logger.warn("Shutdown timeout reached with exports in flight; they are resent after restart", {
-        pendingBatches: this.#o.batcher.pendingBatches(),
+        pendingBatches: exports.pendingBatches(),
       });
     }
-    await this.#o.batcher.abort();
+    await exports.abort();
     await this.#commit;
     await this.#commitCursors(this.#now());
-    for (const tf of this.#files.byKey.values()) this.#closeFd(tf);
-  }
-
-  /** Every tracked file, for `/status`. */
-  snapshot(): FileStatus[] {
-    return [...this.#files.byKey.values()].map(fileStatusOf);
+    for (const tf of this.#files.byKey.values()) this.#files.closeFd(tf);
   }
 
   health(): ComponentHealth {
@@ -214,21 +219,23 @@ export class Tailer implements Component, RecordSink {
         const didRead = await this.#readRound();
         this.#housekeeping(this.#now());
         if (didRead) this.#isDirty = true;
-        if (this.#isDirty && this.#now() >= this.#nextCommitMs && this.#commit === null) {
+        const progress = this.#o.progress;
+        if (this.#commit === null && this.#now() >= progress.commitDueMs(this.#isDirty)) {
           this.#isDirty = false;
-          this.#nextCommitMs = this.#now() + this.#o.cursorFlushIntervalMs;
+          progress.committing(this.#now());
           this.#commit = this.#commitCursors(this.#now()).finally(() => this.#commit = null);
         }
         if (!didRead) {
           const idleSinceMs = this.#now();
           await this.#sleep(this.#idleWaitMs());
-          // Coalesce wake-ups: a busy writer produces a watch event per write; reading at most every
-          // MIN_IDLE_ROUND_GAP_MS turns thousands of tiny reads per second into a few larger ones.
+          // Coalesce wake-ups: a writer produces a watch event per write(2); reading at most every
+          // MIN_IDLE_ROUND_GAP_MS turns thousands of tiny reads per second into a few larger ones, so the
+          // cost follows files and bytes, not write calls (issue 9).
           const gap = MIN_IDLE_ROUND_GAP_MS - (this.#now() - idleSinceMs);
           if (gap > 0 && !signal.aborted) await abortableDelay(gap, signal);
         }
       } catch (err) {
-        // A bug or an unexpected environment error: count it, keep the loop alive.
+        // A bug outside any one file (per-file errors quarantine that file): count it, keep the loop alive.
         const error = toError(err);
         this.#lastError = error.message;
         this.#o.metrics.readErrors.inc(1, "internal_error");
@@ -241,28 +248,43 @@ export class Tailer implements Component, RecordSink {
   #idleWaitMs(): number {
     const now = this.#now();
     let wait = this.#nextScanMs - now;
-    if (this.#isDirty || this.#commit !== null || this.#o.ack.outstandingBatches() > 0) {
-      wait = Math.min(wait, Math.max(this.#nextCommitMs - now, 50));
-    }
+    wait = Math.min(wait, Math.max(this.#o.progress.commitDueMs(this.#isDirty) - now, 20));
+    if (this.#commit !== null) wait = Math.min(wait, 50);
     for (const tf of this.#files.byKey.values()) {
+      if (tf.quarantinedUntilMs > now) wait = Math.min(wait, tf.quarantinedUntilMs - now);
+      if (tf.gatedUntilMs > now) wait = Math.min(wait, tf.gatedUntilMs - now);
+      if (tf.state === "waiting" && (tf.waitingSinceMs !== null || tf.wantsRead)) {
+        wait = Math.min(wait, DESCRIPTOR_POLL_MS);
+      }
       if (tf.state !== "active") continue;
+      if (tf.wantsRead && tf.quarantinedUntilMs <= now && tf.gatedUntilMs <= now) wait = 0;
       // Wake just after the oldest partial record's timeout (flushExpired wants strictly past it).
-      wait = Math.min(wait, tf.stitcher.nextExpiryMs() + 1 - now);
+      wait = Math.min(wait, tf.assembly.nextExpiryMs() + 1 - now);
       if (tf.isRotated) wait = Math.min(wait, ROTATED_POLL_MS);
     }
+    if (this.#pausedSinceMs !== null) wait = Math.min(wait, 50);
     return Math.max(5, wait);
   }
 
+  /** Sleeps until `ms` passed, a watch event, or a batch settled (progress: backpressure may have eased). */
   #sleep(ms: number): Promise<void> {
+    if (this.#isWakePending) {
+      this.#isWakePending = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#wakeResolve = null;
-        resolve();
-      }, ms);
-      this.#wakeResolve = () => {
+      let isDone = false;
+      const done = (): void => {
+        if (isDone) return;
+        isDone = true;
         clearTimeout(timer);
+        this.#wakeResolve = null;
+        this.#isWakePending = false;
         resolve();
       };
+      const timer = setTimeout(done, ms);
+      this.#wakeResolve = done;
+      this.#o.progress.nextSettle().then(done);
     });
   }
 
@@ -271,10 +293,7 @@ export class Tailer implements Component, RecordSink {
     for (const path of paths) {
       const tf = this.#files.byPath.get(path);
       if (tf === undefined) isUnknown = true;
-      else {
-        tf.wantsRead = true;
-        tf.needsStat = true;
-      }
+      else tf.notified();
     }
     if (isUnknown) {
       this.#isScanRequested = true;
@@ -286,24 +305,81 @@ export class Tailer implements Component, RecordSink {
 
   // ---- reading --------------------------------------------------------------------------------
 
-  #isOverMemoryLimit(): boolean {
-    return this.#o.batcher.inflightBytes() >= this.#o.memoryLimitBytes;
+  /**
+   * Everything read and not yet acknowledged: the export queue's bytes (queued records, sealed batches,
+   * requests in flight) plus what files hold (carries, long-line heads, stitch pieces).
+   */
+  #heldBytes(): number {
+    let held = 0;
+    for (const tf of this.#files.byKey.values()) if (tf.state !== "closed") held += tf.heldBytes();
+    return held;
   }
 
+  /** `heldBytes` (what files hold) plus the export queue's bytes; updates the gauges. */
+  #memoryBytes(heldBytes: number): number {
+    const queued = this.#o.exportQueue.inflightBytes();
+    this.#o.metrics.memoryBytes.set(heldBytes, "files");
+    this.#o.metrics.memoryBytes.set(queued, "export");
+    return heldBytes + queued;
+  }
+
+  /**
+   * One round: every readable file gets one buffer's worth of bytes (its budget for the round), so a
+   * file with a large backlog delays a quiet file's new lines by at most one round. A container's
+   * rotated files are read before its live file (records stay in order). Reading pauses at
+   * `memory_limit`; nothing is dropped for it.
+   */
   async #readRound(): Promise<boolean> {
     let didRead = false;
+    const now = this.#now();
+    const draining = new Set<string>();
+    for (const tf of this.#files.byKey.values()) {
+      const isDraining = tf.state === "active" && tf.isRotated && tf.wantsRead;
+      if (isDraining && tf.quarantinedUntilMs <= now) draining.add(tf.originalPath);
+    }
+    const gate = this.#o.readGate;
+    let held = this.#heldBytes();
     for (const tf of this.#files.byKey.values()) {
       if (tf.state !== "active" || !tf.wantsRead) continue;
-      if (this.#isOverMemoryLimit()) {
-        if (this.#pausedSinceMs === null) this.#pausedSinceMs = this.#now();
+      if (!tf.isRotated && draining.has(tf.originalPath)) continue;
+      if (tf.quarantinedUntilMs > now || tf.gatedUntilMs > now) continue;
+      if (gate !== undefined) {
+        const waitMs = gate({ fileKey: tf.key, podPath: tf.podPath }, now);
+        if (waitMs > 0) {
+          tf.gatedUntil(now + waitMs);
+          continue;
+        }
+      }
+      if (this.#memoryBytes(held) >= this.#o.config.memoryLimitBytes) {
+        if (this.#pausedSinceMs === null) {
+          this.#pausedSinceMs = this.#now();
+          this.#o.metrics.backpressurePauses.inc();
+        }
         break;
       }
       this.#endPause();
-      if (await this.#readChunk(tf)) didRead = true;
+      // Counted once per round, then kept up to date per read: O(files) per round, not per read.
+      const before = tf.heldBytes();
+      if (await this.#readFileSafely(tf)) didRead = true;
+      held += tf.heldBytes() - before;
       if (this.#abort.signal.aborted) break;
     }
     this.#flushCounts();
     return didRead;
+  }
+
+  /** Reads one chunk of `tf`; an unexpected error quarantines this file only (backoff, counted, logged). */
+  async #readFileSafely(tf: TailedFile): Promise<boolean> {
+    try {
+      const didRead = await this.#readChunk(tf);
+      tf.readSucceeded();
+      return didRead;
+    } catch (err) {
+      tf.quarantined(this.#now(), QUARANTINE_FIRST_MS, QUARANTINE_MAX_MS);
+      this.#lastError = `${tf.currentPath}: ${toError(err).message}`;
+      this.#o.ledger.quarantined(tf.currentPath, "internal_error", err);
+      return false;
+    }
   }
 
   #endPause(): void {
@@ -312,107 +388,55 @@ export class Tailer implements Component, RecordSink {
     this.#pausedSinceMs = null;
   }
 
-  /** Reads one chunk of `tf` and processes its whole lines; false at EOF. */
+  /** Reads one chunk of `tf` and assembles its whole lines; false at EOF. */
   async #readChunk(tf: TailedFile): Promise<boolean> {
-    const buf = this.#buf;
-    const carryLength = tf.carry?.length ?? 0;
-    if (tf.carry !== null) buf.set(tf.carry, 0);
-    let n: number | null;
-    // Consume the flag before the await: a watch event that arrives while the read is in flight sets it
-    // again and is not lost.
-    tf.wantsRead = false;
-    try {
-      n = await tf.file!.read(buf.subarray(carryLength));
-    } catch (err) {
-      this.#countReadError(tf, err);
+    const outcome = await tf.read(this.#buf, this.#now);
+    if (outcome.kind === "error") {
+      this.#countReadError(tf, outcome.error);
       return false;
     }
-    const now = this.#now();
-    if (n === null || n === 0) {
-      tf.isAtEof = true;
-      if (tf.needsStat) {
-        // A write event that brought no bytes: the file may have been truncated in place.
-        tf.needsStat = false;
-        const size = fileSize(tf);
-        if (size < tf.readPosition && !tf.isRotated) this.#restartTruncated(tf, "size_shrank");
+    if (outcome.kind === "eof") {
+      // A write event that brought no bytes: the file may have been truncated in place.
+      if (outcome.shouldCheckTruncation && !tf.isRotated && fileSize(tf) < tf.readPosition) {
+        this.#restartTruncated(tf, "size_shrank");
       }
       return false;
     }
-    // A short read of a regular file means we reached its end: skip the extra read that would say so.
-    const isShortRead = n < buf.length - carryLength;
-    tf.isAtEof = isShortRead;
-    if (!isShortRead) tf.wantsRead = true;
-    tf.lastDataMs = now;
-    tf.readPosition += n;
-    if (tf.readPosition > tf.lastSizeBytes) tf.lastSizeBytes = tf.readPosition;
-    this.#o.metrics.bytesRead.inc(n);
-    const total = carryLength + n;
-    const ctx = this.#context(now);
-    this.#setResource(ctx, tf);
-    const lastNewline = buf.lastIndexOf(10, total - 1);
-    if (lastNewline < 0) {
-      if (total < buf.length) {
-        tf.carry = buf.slice(0, total);
-        return true;
-      }
-      // No newline in a whole buffer: not a CRI line (runtimes split at 16 KiB). Ship it raw, counted.
+    const { bytes, readBytes } = outcome.chunk;
+    this.#o.metrics.bytesRead.inc(readBytes);
+    if (tf.lines.push(this.#buf, bytes.length, this.#lineSink(tf, this.#now()))) {
       this.#o.metrics.longLines.inc();
-      tf.processOverlongLine(buf.subarray(0, total), ctx);
-      tf.carry = null;
-      return true;
     }
-    tf.processLines(buf, lastNewline + 1, ctx);
-    tf.carry = total > lastNewline + 1 ? buf.slice(lastNewline + 1, total) : null;
     return true;
   }
 
-  #context(nowMs: number): ChunkContext {
+  /** Where `tf`'s lines go: its assembly, with the clock of this read. */
+  #lineSink(tf: TailedFile, nowMs: number): LineSink {
+    const assembly = tf.assembly;
     return {
-      sink: this,
-      resource: EMPTY_RESOURCE,
-      scope: this.#o.scope,
-      attribute: this.#attribute,
-      maxLogSizeBytes: this.#o.maxLogSizeBytes,
-      includeFilePath: this.#o.includeFilePath,
-      nowMs,
-      observedHr: msToHr(nowMs),
-      counts: this.#counts,
+      lines: (buf, start, end, baseOffset) => assembly.lines(buf, start, end, baseOffset, nowMs),
+      longLine: (head, lineBytes, startOffset, endOffset) =>
+        assembly.longLine(head, lineBytes, startOffset, endOffset, nowMs),
     };
   }
 
-  #setResource(ctx: ChunkContext, tf: TailedFile): void {
-    if (tf.podPath !== null) {
-      ctx.resource = this.#o.enricher.resourceFor(tf.podPath);
-      return;
-    }
-    let resource = this.#pathResources.get(tf.originalPath);
-    if (resource === undefined) {
-      resource = { attributes: {} };
-      this.#pathResources.set(tf.originalPath, resource);
-    }
-    ctx.resource = resource;
-  }
-
   #flushCounts(): void {
-    const c = this.#counts;
+    const c = this.#o.assembler.takeCounts();
     const m = this.#o.metrics;
     if (c.lines > 0) m.linesRead.inc(c.lines);
     if (c.records > 0) m.recordsEmitted.inc(c.records);
     if (c.truncated > 0) m.truncatedRecords.inc(c.truncated);
     for (const [reason, n] of c.malformed) m.malformedLines.inc(n, reason);
     for (const [reason, n] of c.partialFlushes) m.partialFlushes.inc(n, reason);
-    c.lines = c.records = c.truncated = 0;
-    c.malformed.clear();
-    c.partialFlushes.clear();
-    m.inflightBytes.set(this.#o.batcher.inflightBytes());
+    m.inflightBytes.set(this.#o.exportQueue.inflightBytes());
   }
 
-  #countReadError(tf: TailedFile, err: unknown): void {
+  #countReadError(tf: TailedFile | null, err: unknown): void {
     const error = toError(err);
-    this.#lastError = `${tf.currentPath}: ${error.message}`;
+    this.#lastError = `${tf?.currentPath ?? "scan"}: ${error.message}`;
     this.#o.metrics.readErrors.inc(1, error.name);
     this.#o.logger.limited("warn", `read:${error.name}`, "Cannot read log file", {
-      path: tf.currentPath,
+      path: tf?.currentPath,
       error,
     });
   }
@@ -423,28 +447,28 @@ export class Tailer implements Component, RecordSink {
     const now = this.#now();
     this.#isScanRequested = false;
     const interval = this.#o.discovery.isWatchHealthy()
-      ? this.#o.watchRescanIntervalMs
-      : this.#o.rescanIntervalMs;
+      ? this.#tail.watchRescanIntervalMs
+      : this.#tail.rescanIntervalMs;
     this.#nextScanMs = Math.min(now + interval, this.#followUpScanMs.shift() ?? Infinity);
     this.#o.metrics.rescans.inc(1, isInitial ? "initial" : "periodic");
     this.#isDirty = true;
-    this.#files.scan(isInitial, now);
+    this.#apply(this.#files.scan(isInitial, now));
+  }
+
+  /** Acts on what the file table found (it calls nobody back). */
+  #apply(events: FileEvent[]): void {
+    for (const e of events) {
+      if (e.kind === "truncated") this.#restartTruncated(e.file, e.reason);
+      else if (e.kind === "read_error") this.#countReadError(e.file, e.error);
+      else if (e.kind === "rescan") this.#isScanRequested = true;
+    }
   }
 
   #restartTruncated(tf: TailedFile, reason: "size_shrank" | "guard_mismatch"): void {
-    const ctx = this.#context(this.#now());
-    this.#setResource(ctx, tf);
-    tf.flushPending("truncated_file", ctx);
-    tf.carry = null;
-    tf.consumedOffset = 0;
-    tf.readPosition = 0;
-    tf.isAtEof = false;
-    tf.wantsRead = true;
-    tf.file?.seekSync(0, Deno.SeekMode.Start);
+    tf.assembly.flush("truncated_file", this.#now());
     // The old head is gone: commit the new one, or after a restart the file's cursor no longer matches it
     // (taken for a reused inode: its bytes read again, its old size counted as lost).
-    if (tf.file !== null) tf.fingerprint = fingerprintOf(tf.file, this.#o.fingerprintBytes, 0);
-    tf.committedFingerprintLength = -1;
+    tf.restartedFromZero(tf.file !== null ? fingerprintOf(tf.file, this.#tail.fingerprintBytes, 0) : null);
     this.#o.metrics.truncations.inc(1, reason);
     this.#o.logger.limited("info", `truncated:${tf.key}`, "Log file truncated; reading it again from 0", {
       path: tf.currentPath,
@@ -452,109 +476,54 @@ export class Tailer implements Component, RecordSink {
     });
   }
 
-  // ---- housekeeping: timeouts, drained rotated files, deadlines ------------------------------
+  // ---- housekeeping: timeouts, drained rotated files, deadlines, descriptors ------------------
 
   #housekeeping(now: number): void {
-    const ctx = this.#context(now);
     let isStalled = false;
     for (const tf of this.#files.byKey.values()) {
       if (tf.state === "closed") {
-        if (!this.#o.ack.hasOutstanding(tf) && tf.committedOffset === tf.consumedOffset) {
+        if (!this.#o.progress.hasOutstanding(tf.key) && tf.committedOffset === tf.consumedOffset) {
           this.#files.retire(tf);
         }
         continue;
       }
       if (tf.state !== "active") continue;
-      if (tf.isAtEof && !tf.wantsRead && now > tf.stitcher.nextExpiryMs()) {
-        this.#setResource(ctx, tf);
-        tf.flushExpired(ctx);
-      }
+      if (tf.isAtEof && !tf.wantsRead && now > tf.assembly.nextExpiryMs()) tf.assembly.flushExpired(now);
       if (!tf.isRotated) continue;
-      if (
-        tf.isAtEof && !tf.wantsRead && now - tf.lastPollMs >= ROTATED_POLL_MS &&
-        pollSize(tf, now) > tf.readPosition
-      ) {
+      if (tf.isAtEof && !tf.wantsRead && now - tf.lastPollMs >= ROTATED_POLL_MS) {
         // The runtime keeps writing to the old descriptor for a moment after kubelet's rename, and no
         // watch event names our path for it any more: poll the size until the file is closed.
-        tf.wantsRead = true;
-        tf.isAtEof = false;
+        tf.polled(fileSize(tf), now);
       }
       const isDrainedToEof = tf.isAtEof && !tf.wantsRead;
-      if (isDrainedToEof && now - Math.max(tf.rotatedAtMs, tf.lastDataMs) >= this.#o.rotateWaitMs) {
-        this.#setResource(ctx, tf);
-        tf.flushPending(isDeleted(tf) ? "deleted_eof" : "rotated_eof", ctx);
-        this.#closeFd(tf);
-        tf.state = "closed";
+      if (isDrainedToEof && now - Math.max(tf.rotatedAtMs, tf.lastDataMs) >= this.#tail.rotateWaitMs) {
+        this.#finishRotated(tf, isDeleted(tf) ? "deleted_eof" : "rotated_eof", now);
         continue;
       }
-      if (now - tf.rotatedAtMs > this.#o.drainDeadlineMs && !isDrainedToEof) {
+      if (now - tf.rotatedAtMs > this.#tail.drainDeadlineMs && !isDrainedToEof) {
         if (isDeleted(tf)) {
           // Holding a deleted file open keeps its disk space from the node; past the deadline we let go.
           const isPaused = this.#pausedSinceMs !== null;
           const size = fileSize(tf);
-          const unread = Math.max(0, size - tf.readPosition) + (tf.carry?.length ?? 0);
-          this.#countLoss(
-            tf,
-            unread,
-            isPaused ? "deleted_while_paused" : "drain_deadline",
-            isPaused ? "BackpressureDrop" : "RotationStalled",
-          );
-          this.#setResource(ctx, tf);
-          tf.flushPending("deleted_eof", ctx);
-          tf.consumedOffset = tf.readPosition = size;
-          this.#closeFd(tf);
-          tf.state = "closed";
+          const unread = Math.max(0, size - tf.readPosition) + tf.lines.pendingBytes();
+          this.#o.ledger.lost(tf.currentPath, unread, isPaused ? "deleted_while_paused" : "drain_deadline");
+          tf.skippedTo(size);
+          this.#finishRotated(tf, "deleted_eof", now);
         } else isStalled = true;
       }
     }
+    this.#apply(this.#files.balanceDescriptors(now));
     this.#flushCounts();
-    this.#updateLossKinds(now, isStalled);
+    this.#o.ledger.tick(isStalled, this.#files.oldestDescriptorWaitMs(now));
   }
 
-  #updateLossKinds(now: number, isStalled: boolean): void {
-    const hold = this.#o.lossKindHoldMs ?? 300_000;
-    const rot = this.#lastLossMs.get("RotationStalled");
-    if (isStalled) {
-      this.#o.kinds.raise(
-        "RotationStalled",
-        "a rotated file still has unread bytes after tail.drain_deadline",
-      );
-    } else if (rot === undefined || now - rot > hold) this.#o.kinds.clear("RotationStalled");
-    const bp = this.#lastLossMs.get("BackpressureDrop");
-    if (bp !== undefined && now - bp > hold) this.#o.kinds.clear("BackpressureDrop");
-  }
-
-  #countLoss(
-    tf: TailedFile,
-    bytes: number,
-    reason: FileLossReason,
-    kind: "RotationStalled" | "BackpressureDrop",
-  ): void {
-    this.#o.metrics.bytesLost.inc(bytes, reason);
-    this.#o.metrics.filesLost.inc(1, reason);
-    this.#lastLossMs.set(kind, this.#now());
-    this.#o.kinds.raise(kind, `${bytes} bytes of ${tf.originalPath} lost: ${reason}`);
-    this.#o.logger.warn("Log bytes lost", { path: tf.currentPath, bytes, reason });
-  }
-
-  #lostWhileDown(path: string, bytes: number): void {
-    const reason: FileLossReason = "gone_while_down";
-    this.#o.metrics.bytesLost.inc(bytes, reason);
-    this.#o.metrics.filesLost.inc(1, reason);
-    this.#lastLossMs.set("RotationStalled", this.#now());
-    this.#o.kinds.raise("RotationStalled", `${bytes} bytes of ${path} lost: gone_while_down`);
-    this.#o.logger.warn("Log file vanished while the agent was down", { path, unread: bytes });
-  }
-
-  #closeFd(tf: TailedFile): void {
-    if (tf.file === null) return;
-    try {
-      tf.file.close();
-    } catch {
-      // Already closed.
-    }
-    tf.file = null;
-    this.#o.metrics.filesOpen.labels().value--;
+  /** A rotated or deleted file read to its end: flush its unfinished record and last line, close it. */
+  #finishRotated(tf: TailedFile, reason: "rotated_eof" | "deleted_eof", now: number): void {
+    tf.assembly.flush(reason, now);
+    // A last line the writer never ended with "\n" (or a long line cut by the end): ship it rather than lose it.
+    tf.lines.finish(this.#lineSink(tf, now));
+    this.#files.closeFd(tf);
+    tf.finished();
   }
 
   // ---- cursors ---------------------------------------------------------------------------------
@@ -569,10 +538,12 @@ export class Tailer implements Component, RecordSink {
   }
 }
 
-const EMPTY_RESOURCE: ResourceRef = { attributes: {} };
 const FOLLOW_UP_SCAN_DELAYS_MS = [250, 1000, 3000];
 const MIN_IDLE_ROUND_GAP_MS = 100;
 const ROTATED_POLL_MS = 250;
+const DESCRIPTOR_POLL_MS = 100;
+const QUARANTINE_FIRST_MS = 1000;
+const QUARANTINE_MAX_MS = 300_000;
 
 function isDeleted(tf: TailedFile): boolean {
   try {
@@ -580,11 +551,6 @@ function isDeleted(tf: TailedFile): boolean {
   } catch {
     return false;
   }
-}
-
-function pollSize(tf: TailedFile, now: number): number {
-  tf.lastPollMs = now;
-  return fileSize(tf);
 }
 
 function fileSize(tf: TailedFile): number {

@@ -26,6 +26,17 @@ export interface AgentMetrics {
   pausedSeconds: Counter;
   inflightBytes: Gauge;
   readLagBytes: Gauge;
+  // reader rebuild (issue 8)
+  filesWaitingForDescriptor: Gauge;
+  descriptorWaitOldestSeconds: Gauge;
+  descriptorsReleased: Counter;
+  filesRefused: Counter;
+  filesQuarantined: Counter;
+  filesQuarantinedNow: Gauge;
+  filesIdleClosed: Counter;
+  backpressurePauses: Counter;
+  memoryBytes: Gauge;
+  recordsDropped: Counter;
   // cri + stitch
   malformedLines: Counter;
   partialFlushes: Counter;
@@ -38,6 +49,7 @@ export interface AgentMetrics {
   exportBytes: Counter;
   exportRequestSeconds: Counter;
   exportQueueBatches: Gauge;
+  invalidUtf8Records: Counter;
   // cursor
   cursorCommits: Counter;
   cursorCommitFailures: Counter;
@@ -82,6 +94,40 @@ export function createAgentMetrics(registry: MetricsRegistry): AgentMetrics {
     pausedSeconds: c("backpressure_paused_seconds_total", "Seconds reading was paused for backpressure"),
     inflightBytes: g("inflight_bytes", "Bytes of records read but not yet acknowledged"),
     readLagBytes: g("read_lag_bytes", "Bytes written to tracked files and not yet read (sum over files)"),
+    filesWaitingForDescriptor: g(
+      "files_waiting_for_descriptor",
+      "Files with unread bytes waiting for a descriptor under tail.max_open_files",
+    ),
+    descriptorWaitOldestSeconds: g(
+      "descriptor_wait_oldest_seconds",
+      "How long the file waiting longest for a descriptor has waited",
+    ),
+    descriptorsReleased: c(
+      "descriptors_released_total",
+      "Descriptors given up by caught-up files (by reason: max_open_files, close_inactive)",
+      ["reason"],
+    ),
+    filesRefused: c(
+      "files_refused_total",
+      "Files refused once per identity (by reason: symlink_outside_roots, not_regular)",
+      ["reason"],
+    ),
+    filesQuarantined: c(
+      "files_quarantined_total",
+      "Files set aside after an unexpected error while reading or assembling them (by reason)",
+      ["reason"],
+    ),
+    filesQuarantinedNow: g("files_quarantined", "Files currently quarantined (retried with backoff)"),
+    filesIdleClosed: c("files_idle_closed_total", "Files closed after tail.close_inactive without new bytes"),
+    backpressurePauses: c("backpressure_pauses_total", "Times reading paused at memory_limit"),
+    memoryBytes: g(
+      "memory_accounted_bytes",
+      "Bytes read and not yet acknowledged, by where they sit (carry, stitch, records)",
+      ["where"],
+    ),
+    recordsDropped: c("records_dropped_total", "Records dropped on purpose by a record stage (by reason)", [
+      "reason",
+    ]),
     malformedLines: c("malformed_lines_total", "Lines without a valid CRI header, shipped raw (by reason)", [
       "reason",
     ]),
@@ -94,6 +140,10 @@ export function createAgentMetrics(registry: MetricsRegistry): AgentMetrics {
     exportBytes: c("export_sent_bytes_total", "Request body bytes sent to the OTLP endpoint"),
     exportRequestSeconds: c("export_request_seconds_total", "Seconds spent in OTLP requests"),
     exportQueueBatches: g("export_queue_batches", "Batches waiting for or in an export request"),
+    invalidUtf8Records: c(
+      "invalid_utf8_records_total",
+      "Records whose body bytes were not valid UTF-8, sent with U+FFFD replacements",
+    ),
     cursorCommits: c("cursor_commits_total", "Cursor store commits that succeeded"),
     cursorCommitFailures: c("cursor_commit_failures_total", "Cursor store commits that failed"),
     cursorsTracked: g("cursors_tracked", "Cursors held in the cursor store"),

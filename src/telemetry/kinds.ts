@@ -16,6 +16,7 @@ export const KINDS = [
   "FingerprintCardinality",
   "AttributionCardinality",
   "RateLimitCardinality",
+  "DescriptorStarvation",
 ] as const;
 
 /** One degraded-state Kind. */

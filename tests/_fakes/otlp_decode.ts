@@ -15,6 +15,10 @@ export interface DecodedRecord {
   attributes: Record<string, unknown>;
   severityNumber: number;
   severityText: string;
+  /** `event_name`, present only when the record carries one. */
+  eventName?: string;
+  /** `dropped_attributes_count`, present only when not 0. */
+  droppedAttributesCount?: number;
 }
 
 /** One decoded ResourceLogs: its resource attributes and its scopes in wire order. */
@@ -29,7 +33,8 @@ const WIRE_LEN = 2;
 const WIRE_I32 = 5;
 const TWO_POW_32 = 4294967296;
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** Strict, and keeps a leading U+FEFF: a string field is given back exactly as sent. */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** A cursor over one message's bytes; sub-messages get their own reader over a subarray. */
 class Reader {
@@ -258,7 +263,10 @@ function readKeyValueInto(r: Reader, out: Record<string, unknown>): void {
   setKey(out, key, value);
 }
 
-/** LogRecord fields 1..12; trace context, flags, event name and dropped count are checked and skipped. */
+/**
+ * LogRecord fields 1..12; event name and a non-zero dropped count are kept, trace context and flags are
+ * checked and skipped.
+ */
 function readLogRecord(r: Reader): DecodedRecord {
   const record: DecodedRecord = {
     timeUnixNano: 0n,
@@ -292,19 +300,25 @@ function readLogRecord(r: Reader): DecodedRecord {
         r.expect(wireType, WIRE_LEN);
         readKeyValueInto(r.sub(), record.attributes);
         break;
-      case 7: // dropped_attributes_count uint32
+      case 7: {
         r.expect(wireType, WIRE_VARINT);
-        r.skip(wireType);
+        const dropped = r.uint32();
+        if (dropped !== 0) record.droppedAttributesCount = dropped;
+        else delete record.droppedAttributesCount;
         break;
+      }
       case 8: // flags fixed32
         r.expect(wireType, WIRE_I32);
         r.skip(wireType);
         break;
       case 9: // trace_id bytes
       case 10: // span_id bytes
-      case 12: // event_name string
         r.expect(wireType, WIRE_LEN);
         r.skip(wireType);
+        break;
+      case 12:
+        r.expect(wireType, WIRE_LEN);
+        record.eventName = r.string();
         break;
       case 11:
         r.expect(wireType, WIRE_I64);

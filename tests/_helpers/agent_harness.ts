@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type RunningAgent, startAgent } from "../../src/agent.ts";
+import { type AgentOptions, type RunningAgent, startAgent } from "../../src/agent.ts";
 import { validateConfig } from "../../src/config/mod.ts";
 import { Logger } from "../../src/telemetry/log.ts";
 import { type OtlpSink, type SinkMode, startOtlpSink } from "../_fakes/otlp_sink.ts";
@@ -21,6 +21,10 @@ export interface HarnessOptions {
   kv?: Deno.Kv;
   /** Reuse a sink (restart tests). */
   sink?: OtlpSink;
+  /** The agent's assembler seam. */
+  assembler?: AgentOptions["assembler"];
+  /** The read loop's per-file gate. */
+  readGate?: AgentOptions["readGate"];
 }
 
 /** A running in-process agent with its temp dir and sink. */
@@ -64,6 +68,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     logger: new Logger({ level: "debug", write: (line) => logs.push(line) }),
     env: () => undefined,
     kv: options.kv,
+    assembler: options.assembler,
+    readGate: options.readGate,
   });
   let isStopped = false;
   const stopAgent = async (): Promise<void> => {

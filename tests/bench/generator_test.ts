@@ -378,6 +378,7 @@ Deno.test("the live writer's files, rotated and gzipped included, hold exactly t
       }
     }
     assert.equal(readStats.lines, stats.lines);
+    assert.equal(stats.writes, stats.lines, "one write(2) per CRI line, as a container runtime writes");
     assert.equal(model.lost().count, 0);
   } finally {
     await Deno.remove(root, { recursive: true });

@@ -30,6 +30,8 @@ const DEFAULT_CONFIG: Config = {
     drainDeadlineMs: 300_000,
     readBufferBytes: 1_048_576,
     fingerprintBytes: 1_024,
+    closeInactiveMs: 300_000,
+    descriptorStarvationAfterMs: 60_000,
   },
   cursor: { path: "/var/lib/containerstdout/cursor.kv", flushIntervalMs: 1_000 },
   exporter: {

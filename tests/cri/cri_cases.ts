@@ -7,7 +7,7 @@
 import type { CriParseFailure } from "../../src/cri/mod.ts";
 import type { Stream } from "../../src/record.ts";
 
-/** What parsing a case must give; on success the body is `input.slice(bodyStart)`. */
+/** What parsing a case must give; on success the body is the UTF-8 text from `bodyStart` (a byte index). */
 export type CriWant =
   | { ok: true; timeSec: number; timeNanos: number; stream: Stream; isPartial: boolean; body: string }
   | { ok: false; reason: CriParseFailure };
@@ -115,19 +115,44 @@ export const VALID_CRI_CASES: readonly CriCase[] = [
     want: full("2023-12-31T23:59:59Z", 999_999_999, "stdout", "a"),
   },
   {
-    name: "year 0000",
+    name: "year 0000, before what OTLP's unsigned nanoseconds hold",
     input: "0000-01-01T00:00:00Z stdout F a",
-    want: full("0000-01-01T00:00:00Z", 0, "stdout", "a"),
+    want: fail("timestamp_out_of_range"),
   },
   {
-    name: "year 9999",
-    input: "9999-12-31T23:59:59Z stdout F a",
-    want: full("9999-12-31T23:59:59Z", 0, "stdout", "a"),
+    name: "year 9999, past what OTLP's unsigned nanoseconds hold",
+    input: "9999-12-31T23:59:59.999999999Z stdout F a",
+    want: fail("timestamp_out_of_range"),
   },
   {
-    name: "before the epoch",
+    name: "the last second before the epoch",
+    input: "1969-12-31T23:59:59Z stdout F a",
+    want: fail("timestamp_out_of_range"),
+  },
+  {
+    name: "the epoch reached through a zone offset from the day before",
+    input: "1969-12-31T23:00:00-01:00 stdout F a",
+    want: full("1970-01-01T00:00:00Z", 0, "stdout", "a"),
+  },
+  {
+    name: "a zone offset that moves the epoch before it",
+    input: "1970-01-01T00:00:00+00:01 stdout F a",
+    want: fail("timestamp_out_of_range"),
+  },
+  {
+    name: "the last nanosecond OTLP can hold",
+    input: "2554-07-21T23:34:33.709551615Z stdout F a",
+    want: full("2554-07-21T23:34:33Z", 709_551_615, "stdout", "a"),
+  },
+  {
+    name: "one nanosecond past what OTLP can hold",
+    input: "2554-07-21T23:34:33.709551616Z stdout F a",
+    want: fail("timestamp_out_of_range"),
+  },
+  {
+    name: "half a second before the epoch",
     input: "1969-12-31T23:59:59.5Z stdout F a",
-    want: full("1969-12-31T23:59:59Z", 500_000_000, "stdout", "a"),
+    want: fail("timestamp_out_of_range"),
   },
   {
     name: "empty body without a trailing space",

@@ -242,3 +242,22 @@ for (const c of rankTexts) {
     assert.equal(parseRank(c.text), c.want);
   });
 }
+
+Deno.test("rank attribution reads a UTF-8 byte body the same as its text", () => {
+  const { resolver: r } = resolver();
+  const attribution = r.forContainer(pod({}), "worker");
+  const bodies = [
+    "[default0]: a",
+    "[rank7]: é",
+    "no prefix",
+    "x [rank2]: not at the start",
+    "\uFFFD[rank1]: b",
+  ];
+  for (const body of bodies) {
+    const fromText: Attributes = {};
+    const fromBytes: Attributes = {};
+    r.apply(attribution, body, fromText);
+    r.apply(attribution, new TextEncoder().encode(body), fromBytes);
+    assert.deepEqual(fromBytes, fromText, body);
+  }
+});

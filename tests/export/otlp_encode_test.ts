@@ -162,7 +162,7 @@ Deno.test("encodeLogsRequest of no records is an empty request", () => {
   assert.deepEqual(decodeLogsRequest(new Uint8Array(0)), []);
 });
 
-Deno.test("decodeLogsRequest skips the trace context, flags, event name and schema URLs it does not keep", () => {
+Deno.test("decodeLogsRequest keeps the event name and dropped count and skips trace context, flags and schema URLs", () => {
   const resource = { attributes: { a: "b" }, schemaUrl: "https://opentelemetry.io/schemas/1.26.0" };
   const scope = { name: "s", version: "1", schemaUrl: "https://x", attributes: { "scope.attr": 1 } };
   const record = {
@@ -185,6 +185,8 @@ Deno.test("decodeLogsRequest skips the trace context, flags, event name and sche
         attributes: { k: "v" },
         severityNumber: 0,
         severityText: "",
+        eventName: "step.done",
+        droppedAttributesCount: 3,
       }],
     }],
   }]);

@@ -6,6 +6,7 @@ import type { Stream } from "../../src/record.ts";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const bytesOf = (text: string): Uint8Array => encoder.encode(text);
+const asText = (bytes: Uint8Array): string => decoder.decode(bytes);
 
 /** Bytes a CRI header such as `2024-05-01T12:34:56.123456789Z stdout P ` takes in the file. */
 const HEADER_BYTES = 40;
@@ -67,7 +68,7 @@ Deno.test("stitcher keeps interleaved stdout and stderr pieces apart", () => {
   const lines = [6, 6, 6, 5, 5];
   assert.deepEqual(err, {
     stream: "stderr",
-    body: "err-1 err-2",
+    body: bytesOf("err-1 err-2"),
     timeSec: 1,
     timeNanos: 7,
     startOffset: lineStart(lines, 1),
@@ -78,7 +79,7 @@ Deno.test("stitcher keeps interleaved stdout and stderr pieces apart", () => {
   });
   assert.deepEqual(out, {
     stream: "stdout",
-    body: "out-1 out-2 out-3",
+    body: bytesOf("out-1 out-2 out-3"),
     timeSec: 0,
     timeNanos: 7,
     startOffset: 0,
@@ -103,7 +104,7 @@ Deno.test("stitcher copies piece bytes so the caller may reuse its buffer", () =
   });
   buffer.set(bytesOf("second"));
   const record = stitcher.complete("stdout", buffer.subarray(0, 6), { endOffset: 94 });
-  assert.equal(record.body, "first|second");
+  assert.equal(asText(record.body), "first|second");
 });
 
 Deno.test("stitcher joins an empty F piece and empty P pieces", () => {
@@ -112,7 +113,7 @@ Deno.test("stitcher joins an empty F piece and empty P pieces", () => {
   f.partial("stdout", "a");
   f.partial("stdout", "");
   const record = f.full("stdout", "");
-  assert.equal(record.body, "a");
+  assert.equal(asText(record.body), "a");
   assert.equal(record.pieceCount, 4);
 });
 
@@ -129,7 +130,7 @@ for (const { bytes, char } of SPLIT_CHARS) {
       const all = bytesOf(text);
       const f = new FileFeeder();
       f.partial("stdout", all.subarray(0, 1 + cut));
-      assert.equal(f.full("stdout", all.subarray(1 + cut)).body, text);
+      assert.equal(asText(f.full("stdout", all.subarray(1 + cut)).body), text);
     });
   }
   Deno.test(`stitcher joins a ${bytes}-byte UTF-8 character given one byte per P piece`, () => {
@@ -137,7 +138,7 @@ for (const { bytes, char } of SPLIT_CHARS) {
     const f = new FileFeeder();
     for (let i = 0; i < all.length - 1; i++) f.partial("stderr", all.subarray(i, i + 1));
     const record = f.full("stderr", all.subarray(all.length - 1));
-    assert.equal(record.body, text);
+    assert.equal(asText(record.body), text);
     assert.equal(record.pieceCount, all.length);
   });
 }
@@ -145,7 +146,7 @@ for (const { bytes, char } of SPLIT_CHARS) {
 Deno.test("stitcher replaces invalid UTF-8 in joined pieces with U+FFFD", () => {
   const f = new FileFeeder();
   f.partial("stdout", Uint8Array.of(0x61, 0xe2, 0x82));
-  assert.equal(f.full("stdout", Uint8Array.of(0x62)).body, "a\uFFFDb");
+  assert.equal(asText(f.full("stdout", Uint8Array.of(0x62)).body), "a\uFFFDb");
 });
 
 Deno.test("stitcher truncates a record over maxLogSizeBytes and discards its later pieces", () => {
@@ -157,7 +158,7 @@ Deno.test("stitcher truncates a record over maxLogSizeBytes and discards its lat
   f.partial("stdout", "dddd");
   assert.equal(f.stitcher.pendingBytes(), 10);
   const truncated = f.full("stdout", "eeee");
-  assert.equal(truncated.body, "aaaabbbbcc");
+  assert.equal(asText(truncated.body), "aaaabbbbcc");
   assert.equal(truncated.isTruncated, true);
   assert.equal(truncated.isUnfinished, false);
   assert.equal(truncated.pieceCount, 5);
@@ -166,7 +167,7 @@ Deno.test("stitcher truncates a record over maxLogSizeBytes and discards its lat
 
   f.partial("stdout", "next ");
   const next = f.full("stdout", "one");
-  assert.equal(next.body, "next one");
+  assert.equal(asText(next.body), "next one");
   assert.equal(next.isTruncated, false);
   assert.equal(next.startOffset, truncated.endOffset);
 });
@@ -176,7 +177,7 @@ Deno.test("stitcher keeps a record of exactly maxLogSizeBytes whole", () => {
   f.partial("stdout", "1234");
   f.partial("stdout", "5678");
   const record = f.full("stdout", "");
-  assert.equal(record.body, "12345678");
+  assert.equal(asText(record.body), "12345678");
   assert.equal(record.isTruncated, false);
 });
 
@@ -189,10 +190,10 @@ Deno.test("stitcher cuts a truncated record on a UTF-8 character boundary at eve
     f.partial("stdout", all.subarray(0, 5));
     f.partial("stdout", all.subarray(5, 12));
     const record = f.full("stdout", all.subarray(12));
-    const kept = bytesOf(record.body).length;
+    const kept = bytesOf(asText(record.body)).length;
     assert.equal(record.isTruncated, true, `cap ${cap}`);
-    assert.ok(text.startsWith(record.body), `cap ${cap}: ${JSON.stringify(record.body)}`);
-    assert.ok(!record.body.includes("\uFFFD"), `cap ${cap}: ${JSON.stringify(record.body)}`);
+    assert.ok(text.startsWith(asText(record.body)), `cap ${cap}: ${JSON.stringify(asText(record.body))}`);
+    assert.ok(!asText(record.body).includes("\uFFFD"), `cap ${cap}: ${JSON.stringify(asText(record.body))}`);
     assert.ok(kept <= cap && kept > cap - 4, `cap ${cap}: kept ${kept} bytes`);
   }
 });
@@ -204,7 +205,7 @@ Deno.test("stitcher flushes a P piece without its F on flushAll", () => {
     f.partial("stderr", "half a line");
     f.partial("stdout", "other");
     const records = f.stitcher.flushAll(reason);
-    assert.deepEqual(records.map((r) => [r.stream, r.body, r.isUnfinished, r.flushReason]), [
+    assert.deepEqual(records.map((r) => [r.stream, asText(r.body), r.isUnfinished, r.flushReason]), [
       ["stderr", "half a line", true, reason],
       ["stdout", "other", true, reason],
     ]);
@@ -233,7 +234,7 @@ Deno.test("stitcher flushExpired flushes only records idle longer than the timeo
   ];
   for (const { nowMs, want } of rows) {
     const flushed = f.stitcher.flushExpired(nowMs);
-    assert.deepEqual(flushed.map((r) => `${r.stream}:${r.body}`), want, `at ${nowMs} ms`);
+    assert.deepEqual(flushed.map((r) => `${r.stream}:${asText(r.body)}`), want, `at ${nowMs} ms`);
     for (const r of flushed) assert.deepEqual([r.isUnfinished, r.flushReason], [true, "timeout"]);
   }
   assert.equal(f.stitcher.nextExpiryMs(), Infinity);
@@ -320,7 +321,7 @@ Deno.test("stitcher rebuilds any byte string from any split into P pieces and an
       if (cuts.length >= 2) multiPieceRuns++;
       const f = new FileFeeder();
       const record = stitchSplit(f, "stdout", bytes, cuts);
-      assert.equal(record.body, decoder.decode(bytes));
+      assert.equal(asText(record.body), decoder.decode(bytes));
       assert.equal(record.isTruncated, false);
       assert.equal(record.pieceCount, Math.max(cuts.length, 1) + 1);
       assert.deepEqual([record.startOffset, record.endOffset], [0, f.offset]);
@@ -344,13 +345,13 @@ Deno.test("stitcher keeps a character-aligned prefix of any text over the cap", 
         const f = new FileFeeder({ maxLogSizeBytes: cap, partialFlushTimeoutMs: 1000 });
         const record = stitchSplit(f, "stderr", bytes, cuts);
         if (bytes.length <= cap) {
-          assert.deepEqual([record.body, record.isTruncated], [text, false]);
+          assert.deepEqual([asText(record.body), record.isTruncated], [text, false]);
           return;
         }
         truncatedRuns++;
-        const kept = bytesOf(record.body).length;
+        const kept = bytesOf(asText(record.body)).length;
         assert.equal(record.isTruncated, true);
-        assert.ok(text.startsWith(record.body), JSON.stringify({ text, body: record.body }));
+        assert.ok(text.startsWith(asText(record.body)), JSON.stringify({ text, body: asText(record.body) }));
         assert.ok(kept <= cap && kept > cap - 4, `kept ${kept} bytes under a cap of ${cap}`);
         assert.equal(record.endOffset, f.offset);
       },

@@ -127,6 +127,8 @@ Deno.test("tailer delivers every record of random writes, rotations, truncations
   assert.ok(sum((r) => r.rotations) >= 1, "the generator produced a rotation");
   assert.ok(sum((r) => r.truncations) >= 1, "the generator produced a truncation of a non-empty file");
   assert.ok(sum((r) => r.restarts) >= 1, "the generator produced a restart");
+  // A shutdown leaves an unfinished record of a live file unsent: it arrives whole after the restart.
+  assert.equal(sum((r) => r.splits), 0, "no record was split by a shutdown");
 });
 
 // ---- minimal reproductions of what the model found -------------------------------------------

@@ -209,7 +209,10 @@ Deno.test("tailer resends after 503 with Retry-After and delivers everything exa
   for (let i = 0; i < 500; i++) log.write("stdout", `m${i}`);
   log.close();
   await h.sink.waitForRecords(500, { timeoutMs: 15_000 });
-  await new Promise((r) => setTimeout(r, 300));
+  // Positive signal first: every batch has its outcome and nothing is queued, so no resend is pending.
+  await waitFor(() =>
+    h.agent.metrics.exportRecords.get("delivered") >= 500 && h.agent.metrics.exportQueueBatches.get() === 0
+  );
   assert.equal(h.sink.records.length, 500, "no duplicates");
   expectSequence(h.sink.records.map((r) => String(r.record.body)), "m", 500);
   assert.ok(h.agent.metrics.exportRetries.total() >= 1);
@@ -236,11 +239,16 @@ Deno.test("tailer filters namespaces from the path", async () => {
   const b = new ContainerLog(h.root, SPEC);
   a.write("stdout", "system");
   b.write("stdout", "user");
+  await h.sink.waitForRecords(1);
+  // Positive signal first: two more scans saw both files, and a later line of the wanted file arrived.
+  const scans = h.agent.metrics.rescans.total();
+  await waitFor(() => h.agent.metrics.rescans.total() >= scans + 2);
+  a.write("stdout", "system again");
+  b.write("stdout", "user again");
   a.close();
   b.close();
-  await h.sink.waitForRecords(1);
-  await new Promise((r) => setTimeout(r, 500));
-  assert.deepEqual(h.sink.records.map((r) => r.record.body), ["user"]);
+  await h.sink.waitForRecords(2);
+  assert.deepEqual(h.sink.records.map((r) => String(r.record.body)), ["user", "user again"]);
 });
 
 Deno.test("tailer raises FingerprintCardinality above tail.max_tracked_files", async () => {

@@ -48,6 +48,7 @@ Deno.test("kinds list exactly the names of the design, in order", () => {
     "FingerprintCardinality",
     "AttributionCardinality",
     "RateLimitCardinality",
+    "DescriptorStarvation",
   ]);
 });
 

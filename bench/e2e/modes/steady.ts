@@ -54,6 +54,7 @@ export async function runSteady(options: ModeOptions): Promise<ModeResult> {
       latencyP99Ms: latency.p99Ms,
       latencyMaxMs: latency.maxMs,
       writtenLines: stats.lines,
+      writeCalls: stats.writes,
       achievedLinesPerSec: Math.round(stats.lines / window.durationSec),
       records: counts.expected,
       lost: counts.lost,

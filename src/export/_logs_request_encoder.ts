@@ -1,0 +1,334 @@
+/**
+ * The OTLP `ExportLogsServiceRequest` writer for our record shape. Wire layout, field order and value
+ * rules are those of `@opentelemetry/otlp-transformer` 0.301.1's `ProtobufLogsSerializer` (its output is
+ * canonical protobuf, so ours is byte-identical for the same input; tests/export keeps it as the oracle).
+ * See docs/encoding.md.
+ *
+ * @module
+ */
+
+import type { Attributes, HrTime, InstrumentationScope, LogRecord, ResourceRef } from "../record.ts";
+import { ProtoWriter, varintSize } from "./_proto_writer.ts";
+import { AnyValueWriter, RECORD_ATTRIBUTES_TAG } from "./_any_value_writer.ts";
+
+/** One encoded request; `bytes` is a view of the encoder's buffer, valid until its next `encode`. */
+export interface EncodedLogsRequest {
+  bytes: Uint8Array<ArrayBuffer>;
+  /** Records whose `Uint8Array` body held invalid UTF-8 (sent with U+FFFD replacements). */
+  invalidUtf8Records: number;
+}
+
+/** Fields of the sdk-logs record shape our records never set today but the wire format carries. */
+interface WireRecordExtras {
+  spanContext?: { traceId?: string; spanId?: string; traceFlags?: number };
+}
+interface WireResourceExtras {
+  schemaUrl?: string;
+}
+interface WireScopeExtras {
+  schemaUrl?: string;
+  attributes?: Attributes;
+  droppedAttributesCount?: number;
+}
+
+/** Pre-encoded fields of one resource or scope object. */
+interface CachedMessage {
+  /** The whole `resource = 1` / `scope = 1` field: tag, length, message. */
+  field: Uint8Array;
+  /** The `schema_url = 3` field of the enclosing ResourceLogs / ScopeLogs, or null. */
+  schemaUrl: Uint8Array | null;
+}
+
+interface ScopeGroup {
+  scope: InstrumentationScope;
+  head: number;
+  tail: number;
+  count: number;
+}
+
+interface ResourceGroup {
+  resource: ResourceRef;
+  scopes: ScopeGroup[];
+  /** The scope group of this resource's latest record (records of one resource share one scope). */
+  last: ScopeGroup | undefined;
+  count: number;
+}
+
+const TWO_POW_32 = 4294967296;
+
+/**
+ * Encodes record batches into `ExportLogsServiceRequest` protobuf, reusing one output buffer and caching
+ * the encoded resource per `ResourceRef` object (a WeakMap: a new object, i.e. new pod metadata, is
+ * encoded afresh), the scope per scope object, and attribute keys by name. Not reentrant; `encode` is
+ * synchronous, so one encoder serves every concurrent export of a process.
+ */
+export class LogsRequestEncoder {
+  #w = new ProtoWriter();
+  #resources = new WeakMap<ResourceRef, CachedMessage>();
+  #scopes = new WeakMap<InstrumentationScope, CachedMessage>();
+  #values = new AnyValueWriter(this.#w);
+  #next = new Int32Array(1024);
+  /** Average encoded record size of the previous batch: sizes the length slots of groups. */
+  #bytesPerRecord = 256;
+  #cachedSeconds = NaN;
+  #baseLow = 0;
+  #baseHigh = 0;
+
+  /**
+   * Encodes `records` as one request. ResourceLogs follow the first-seen order of resource objects,
+   * ScopeLogs the first-seen order of scope objects within a resource, records their input order.
+   */
+  encode(records: readonly LogRecord[]): EncodedLogsRequest {
+    const w = this.#w;
+    w.reset();
+    this.#values.invalidUtf8Records = 0;
+    const groups = this.#group(records);
+    for (const group of groups) this.#resourceLogs(records, group);
+    if (records.length > 0) this.#bytesPerRecord = Math.max(16, Math.ceil(w.pos / records.length));
+    return { bytes: w.buf.subarray(0, w.pos), invalidUtf8Records: this.#values.invalidUtf8Records };
+  }
+
+  /** Groups record indexes into linked lists (`#next`) per (resource, scope), in first-seen order. */
+  #group(records: readonly LogRecord[]): ResourceGroup[] {
+    if (this.#next.length < records.length) this.#next = new Int32Array(records.length * 2);
+    const next = this.#next;
+    const groups: ResourceGroup[] = [];
+    const byResource = new Map<ResourceRef, ResourceGroup>();
+    let lastGroup: ResourceGroup | undefined;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i];
+      let group = lastGroup !== undefined && lastGroup.resource === record.resource
+        ? lastGroup
+        : byResource.get(record.resource);
+      if (group === undefined) {
+        group = { resource: record.resource, scopes: [], last: undefined, count: 0 };
+        byResource.set(record.resource, group);
+        groups.push(group);
+      }
+      const scope = record.instrumentationScope;
+      let scopeGroup = group.last !== undefined && group.last.scope === scope ? group.last : undefined;
+      if (scopeGroup === undefined) {
+        for (const candidate of group.scopes) if (candidate.scope === scope) scopeGroup = candidate;
+      }
+      if (scopeGroup === undefined) {
+        scopeGroup = { scope, head: i, tail: i, count: 0 };
+        group.scopes.push(scopeGroup);
+      } else next[scopeGroup.tail] = i;
+      scopeGroup.tail = i;
+      scopeGroup.count++;
+      group.count++;
+      group.last = scopeGroup;
+      lastGroup = group;
+    }
+    return groups;
+  }
+
+  /** ExportLogsServiceRequest.resource_logs (1) */
+  #resourceLogs(records: readonly LogRecord[], group: ResourceGroup): void {
+    const w = this.#w;
+    const resource = this.#resource(group.resource);
+    w.ensure(1);
+    w.byte(0x0a);
+    const reserved = varintSize(resource.field.length + group.count * this.#bytesPerRecord);
+    const slot = w.reserveLength(reserved);
+    w.raw(resource.field);
+    for (const scopeGroup of group.scopes) this.#scopeLogs(records, scopeGroup);
+    if (resource.schemaUrl !== null) w.raw(resource.schemaUrl);
+    w.finishLength(slot, reserved);
+  }
+
+  /**
+   * The cached encoding of `resource`. A miss encodes it once past the writer's position (scratch space
+   * the caller then overwrites) and keeps a copy.
+   */
+  #resource(resource: ResourceRef): CachedMessage {
+    const cached = this.#resources.get(resource);
+    if (cached !== undefined) return cached;
+    const w = this.#w;
+    const start = w.pos;
+    w.ensure(1);
+    w.byte(0x0a); // ResourceLogs.resource (1)
+    const slot = w.reserveLength(1);
+    if (resource.attributes) this.#values.attributes(resource.attributes, 0x0a); // Resource.attributes (1)
+    w.ensure(2);
+    w.byte(0x10); // Resource.dropped_attributes_count (2), always written as 0
+    w.byte(0);
+    w.finishLength(slot, 1);
+    const schemaUrl = (resource as WireResourceExtras).schemaUrl;
+    const entry = { field: w.buf.slice(start, w.pos), schemaUrl: stringField(0x1a, schemaUrl) };
+    w.pos = start;
+    this.#resources.set(resource, entry);
+    return entry;
+  }
+
+  /** ResourceLogs.scope_logs (2) */
+  #scopeLogs(records: readonly LogRecord[], group: ScopeGroup): void {
+    const w = this.#w;
+    const scope = this.#scope(group.scope);
+    w.ensure(1);
+    w.byte(0x12);
+    const reserved = varintSize(scope.field.length + group.count * this.#bytesPerRecord);
+    const slot = w.reserveLength(reserved);
+    w.raw(scope.field);
+    const next = this.#next;
+    for (let i = group.head, k = 0; k < group.count; k++, i = next[i]) {
+      w.ensure(1);
+      w.byte(0x12); // ScopeLogs.log_records (2)
+      this.#logRecord(records[i]);
+    }
+    if (scope.schemaUrl !== null) w.raw(scope.schemaUrl);
+    w.finishLength(slot, reserved);
+  }
+
+  #scope(scope: InstrumentationScope): CachedMessage {
+    const cached = this.#scopes.get(scope);
+    if (cached !== undefined) return cached;
+    const w = this.#w;
+    const start = w.pos;
+    const extras = scope as InstrumentationScope & WireScopeExtras;
+    w.ensure(1);
+    w.byte(0x0a); // ScopeLogs.scope (1)
+    const slot = w.reserveLength(1);
+    w.ensure(1);
+    w.byte(0x0a); // InstrumentationScope.name (1), always written
+    w.string(scope.name);
+    if (scope.version) {
+      w.ensure(1);
+      w.byte(0x12);
+      w.string(scope.version);
+    }
+    if (extras.attributes) this.#values.attributes(extras.attributes, 0x1a);
+    if (extras.droppedAttributesCount) {
+      w.ensure(1);
+      w.byte(0x20);
+      w.int64(extras.droppedAttributesCount);
+    }
+    w.finishLength(slot, 1);
+    const entry = { field: w.buf.slice(start, w.pos), schemaUrl: stringField(0x1a, extras.schemaUrl) };
+    w.pos = start;
+    this.#scopes.set(scope, entry);
+    return entry;
+  }
+
+  /** ScopeLogs.log_records (2): one LogRecord message, fields in the oracle's order. */
+  #logRecord(record: LogRecord): void {
+    const w = this.#w;
+    const reserved = varintSize(this.#bytesPerRecord);
+    // Room for the slot, both times, a severity and the dropped count: the fixed fields skip their checks.
+    w.ensure(48);
+    const slot = w.pos;
+    w.pos += reserved;
+    w.byte(0x09); // time_unix_nano (1) fixed64
+    this.#hrTime(record.hrTime);
+    const severity = record.severityNumber;
+    if (severity !== undefined && severity !== 0) {
+      w.byte(0x10); // severity_number (2)
+      w.int64(severity);
+    }
+    if (record.severityText) {
+      w.ensure(1);
+      w.byte(0x1a); // severity_text (3)
+      w.string(record.severityText);
+    }
+    const body = record.body;
+    if (body !== undefined) {
+      w.ensure(1);
+      w.byte(0x2a); // body (5)
+      if (body instanceof Uint8Array) this.#values.utf8Body(body);
+      else this.#values.anyValue(body);
+    }
+    if (record.attributes) this.#values.attributes(record.attributes, RECORD_ATTRIBUTES_TAG); // attributes (6)
+    w.ensure(20);
+    w.byte(0x38); // dropped_attributes_count (7), always written
+    const dropped = record.droppedAttributesCount;
+    if (dropped === 0) w.byte(0);
+    else w.int64(dropped);
+    const span = (record as LogRecord & WireRecordExtras).spanContext;
+    if (span !== undefined) {
+      this.#spanContext(span);
+      w.ensure(9);
+    }
+    w.byte(0x59); // observed_time_unix_nano (11) fixed64
+    this.#hrTime(record.hrTimeObserved);
+    if (record.eventName) {
+      w.ensure(1);
+      w.byte(0x62); // event_name (12)
+      w.string(record.eventName);
+    }
+    w.finishLength(slot, reserved);
+  }
+
+  /** flags (8) fixed32, trace_id (9), span_id (10), written only when set, as the oracle does. */
+  #spanContext(span: NonNullable<WireRecordExtras["spanContext"]>): void {
+    const w = this.#w;
+    if (span.traceFlags) {
+      w.ensure(1);
+      w.byte(0x45);
+      w.fixed32(span.traceFlags);
+    }
+    if (span.traceId) {
+      w.ensure(1);
+      w.byte(0x4a);
+      w.bytes(hexToBinary(span.traceId));
+    }
+    if (span.spanId) {
+      w.ensure(1);
+      w.byte(0x52);
+      w.bytes(hexToBinary(span.spanId));
+    }
+  }
+
+  /**
+   * [seconds, nanos] as fixed64 nanoseconds, split into 32-bit halves without BigInt (the oracle's
+   * arithmetic). `seconds * 1e9` is cached for the last second seen: records of a batch share seconds.
+   */
+  #hrTime(time: HrTime): void {
+    const seconds = time[0];
+    if (seconds !== this.#cachedSeconds) {
+      // seconds * 1e9 exceeds 2^53; multiply the low 16 bits and the rest of the seconds apart.
+      const fromLow = (seconds & 0xffff) * 1e9;
+      const fromHigh = ((seconds / 0x10000) >>> 0) * 1e9;
+      this.#baseLow = (fromLow >>> 0) + (((fromHigh & 0xffff) * 0x10000) >>> 0);
+      this.#baseHigh = Math.floor(fromLow / TWO_POW_32) + ((fromHigh / 0x10000) >>> 0);
+      this.#cachedSeconds = seconds;
+    }
+    const lowWithCarry = this.#baseLow + time[1];
+    this.#w.fixed64Unchecked(
+      lowWithCarry >>> 0,
+      (this.#baseHigh + Math.floor(lowWithCarry / TWO_POW_32)) >>> 0,
+    );
+  }
+}
+
+/** Hex trace/span ids to bytes exactly as otlp-transformer's `hexToBinary` does (no validation). */
+function hexToBinary(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  let offset = 0;
+  for (let i = 0; i < hex.length; i += 2) {
+    out[offset++] = (hexDigit(hex.charCodeAt(i)) << 4) | hexDigit(hex.charCodeAt(i + 1));
+  }
+  return out;
+}
+
+function hexDigit(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 97 && code <= 102) return code - 87;
+  return code - 55;
+}
+
+/** A standalone string field (tag byte + string), or null for an empty or missing value. */
+function stringField(tag: number, value: string | undefined): Uint8Array | null {
+  if (!value) return null;
+  const bytes = new TextEncoder().encode(value);
+  const out = new Uint8Array(1 + varintSize(bytes.length) + bytes.length);
+  out[0] = tag;
+  let p = 1;
+  let v = bytes.length;
+  while (v > 0x7f) {
+    out[p++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  out[p++] = v;
+  out.set(bytes, p);
+  return out;
+}

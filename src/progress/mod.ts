@@ -1,0 +1,1 @@
+export { Progress, type ProgressOptions } from "./progress.ts";
