@@ -9,13 +9,15 @@ import process from "node:process";
 import denoJson from "../deno.json" with { type: "json" };
 import { type Assembler, RecordAssembler, type RecordAssemblerOptions } from "./assemble/mod.ts";
 import type { Config } from "./config/mod.ts";
-import { CursorStore } from "./cursor/mod.ts";
+import { acquireCursorLock, type CursorLock, CursorStore } from "./cursor/mod.ts";
 import { Discovery } from "./discovery/mod.ts";
+import { EmittedKeyStore, EvictionJoin, EvictionStage } from "./evict/mod.ts";
 import { buildEnrichment } from "./enrich/mod.ts";
 import { Batcher } from "./export/batcher.ts";
 import { OtlpExporter } from "./export/mod.ts";
 import { LossLedger } from "./ledger/mod.ts";
-import { Registry } from "./lifecycle/mod.ts";
+import { buildEgressBudgets, RATE_LIMIT_DROP_REASON } from "./limit/mod.ts";
+import { type ComponentHealth, Registry } from "./lifecycle/mod.ts";
 import { Progress } from "./progress/mod.ts";
 import type { InstrumentationScope, RecordSink } from "./record.ts";
 import { type ReadGate, Tailer } from "./tailer/mod.ts";
@@ -38,6 +40,8 @@ export interface AgentOptions {
   kv?: Deno.Kv;
   /** Called with the telemetry listener's bound address. */
   onTelemetryListen?: (address: { hostname: string; port: number }) => void;
+  /** Aborts start-up while it waits for the cursor store lock (SIGTERM); start then rejects. */
+  signal?: AbortSignal;
   /**
    * Builds the record assembler from its options (default: {@linkcode RecordAssembler}). The seam to
    * run the read loop with another assembler, e.g. one that throws for one file (quarantine test).
@@ -63,6 +67,48 @@ export class StartupError extends Error {
     super(message, options);
     this.name = "StartupError";
   }
+}
+
+// Waits for the cursor store lock (issue 8, defect 6); `setWait` feeds /readyz while waiting.
+async function holdCursorLock(
+  cursorPath: string,
+  logger: Logger,
+  metrics: AgentMetrics,
+  signal: AbortSignal | undefined,
+  setWait: (health: ComponentHealth | null) => void,
+): Promise<CursorLock> {
+  let hasWaited = false;
+  try {
+    const lock = await acquireCursorLock({
+      cursorPath,
+      signal,
+      onWaiting: ({ lockPath, holder }) => {
+        hasWaited = true;
+        metrics.cursorLockWaiting.set(1);
+        setWait({ isHealthy: false, detail: `waiting for the cursor lock ${lockPath}` });
+        logger.warn("Waiting for the cursor lock: another agent uses this cursor store", {
+          lockPath,
+          holder,
+        });
+      },
+    });
+    if (hasWaited) logger.info("Cursor lock taken", { lockPath: lock.lockPath, waitedMs: lock.waitedMs });
+    return lock;
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw new StartupError(`Cannot open cursor store: path ${cursorPath}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  } finally {
+    metrics.cursorLockWaiting.set(0);
+    setWait(null);
+  }
+}
+
+// Both gates must open: the longer wait wins.
+function combineReadGates(a: ReadGate | undefined, b: ReadGate | undefined): ReadGate | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  return (origin, nowMs) => Math.max(a(origin, nowMs), b(origin, nowMs));
 }
 
 async function openCursorKv(path: string): Promise<Deno.Kv> {
@@ -113,35 +159,68 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       ),
   });
   const registry = new Registry({ logger });
+  let lockWait: ComponentHealth | null = null;
+  // `/status` sections, filled in once their parts exist (the listener starts before them, see below).
+  let statusOfFiles: () => unknown = () => [];
+  let statusOfLimiter: () => unknown = () => null;
+  const telemetry = config.telemetry.listen === "" ? null : new TelemetryServer({
+    listen: config.telemetry.listen,
+    registry: registryMetrics,
+    kinds,
+    health: () =>
+      lockWait === null ? registry.health() : { isHealthy: false, components: { cursor_lock: lockWait } },
+    status: { files: () => statusOfFiles(), limiter: () => statusOfLimiter() },
+    isStatusRemoteAllowed: config.telemetry.isStatusRemoteAllowed,
+    onListen: options.onTelemetryListen,
+  });
+  if (telemetry !== null) registry.add(telemetry);
   const ownsKv = options.kv === undefined;
-  const kv = options.kv ?? await openCursorKv(config.cursor.path);
+  let lock: CursorLock | null = null;
+  if (ownsKv) {
+    // Telemetry first, so that a second agent waiting for the lock answers /readyz (not ready) and
+    // /metrics (containerstdout_cursor_lock_waiting 1) while it waits.
+    await telemetry?.start(options.signal ?? new AbortController().signal);
+    try {
+      lock = await holdCursorLock(config.cursor.path, logger, metrics, options.signal, (h) => lockWait = h);
+    } catch (err) {
+      await telemetry?.stop();
+      throw err;
+    }
+  }
+  let kv: Deno.Kv;
+  try {
+    kv = options.kv ?? await openCursorKv(config.cursor.path);
+  } catch (err) {
+    lock?.release();
+    await telemetry?.stop();
+    throw err;
+  }
   const closeKv = (): void => {
     if (ownsKv) kv.close();
+    // Only after the last commit and the close: the next agent resumes from exactly these cursors.
+    lock?.release();
   };
   const scope: InstrumentationScope = { name: "containerstdout", version: VERSION };
-
-  if (config.telemetry.listen !== "") {
-    registry.add(
-      new TelemetryServer({
-        listen: config.telemetry.listen,
-        registry: registryMetrics,
-        kinds,
-        health: () => registry.health(),
-        status: { files: () => tailer.snapshot() },
-        isStatusRemoteAllowed: config.telemetry.isStatusRemoteAllowed,
-        onListen: options.onTelemetryListen,
-      }),
-    );
-  }
+  // Built once the batcher exists (below); detections arrive only after registry.start().
+  let evictionStage: EvictionStage | null = null;
   let enrichment;
   try {
-    enrichment = await buildEnrichment({ config, metrics, kinds, logger, env: options.env });
+    enrichment = await buildEnrichment({
+      config,
+      metrics,
+      kinds,
+      logger,
+      env: options.env,
+      onDisruption: config.eviction.enabled ? (d) => evictionStage?.detected(d) : undefined,
+    });
   } catch (err) {
     closeKv();
+    await telemetry?.stop();
     throw new StartupError((err as Error).message, { cause: err });
   }
-  const { enricher, informer } = enrichment;
+  const { enricher, informer, eventInformer } = enrichment;
   if (informer !== null) registry.add(informer);
+  if (eventInformer !== null) registry.add(eventInformer);
   // The read path, one direction: tailer (read loop) -> assembler -> record stages -> batcher ->
   // exporter. Progress (acks, holds, commit schedule) and the loss ledger are passed in; the read loop
   // waits on progress.nextSettle() instead of being woken by the batcher.
@@ -177,16 +256,51 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const toBatcher: RecordSink = {
     push: (record, origin) => batcher.push(record, origin.fileKey, origin.startOffset, origin.sizeBytes),
   };
+  // Record stages, in DESIGN.md order: assembler -> eviction join -> egress budgets -> batcher.
+  // Egress budgets (issue 11): absent without a budget.
+  const budgets = buildEgressBudgets({
+    config,
+    metrics,
+    kinds,
+    next: toBatcher,
+    onDropped: (origin) => ledger.dropped(origin, RATE_LIMIT_DROP_REASON),
+  });
+  if (budgets !== null) {
+    registryMetrics.onCollect(budgets.collect);
+    statusOfLimiter = budgets.status;
+  }
+  const readGate = combineReadGates(options.readGate, budgets?.readGate);
+  const afterEviction: RecordSink = budgets?.stage ?? toBatcher;
+  if (config.eviction.enabled) {
+    // Event records it makes carry an origin with fileKey "": the ack tracker holds them under that key
+    // until their batch settles, and no cursor exists for it (see docs/eviction.md). Their podPath is null,
+    // so the egress budgets let them through.
+    evictionStage = new EvictionStage({
+      next: afterEviction,
+      join: new EvictionJoin({
+        lastLines: config.eviction.lastLines,
+        maxLineBytes: config.eviction.maxLineBytes,
+        maxContainerBytes: config.eviction.maxContainerBytes,
+        maxTotalBytes: config.eviction.maxTotalBytes,
+        matchWindowMs: config.eviction.matchWindowMs,
+        maxWaitMs: config.eviction.maxWaitMs,
+        dedupTtlMs: config.eviction.dedupTtlMs,
+      }),
+      keys: new EmittedKeyStore({ kv, ttlMs: config.eviction.dedupTtlMs }),
+      scope,
+      nodeName: config.nodeName,
+      metrics,
+      logger,
+    });
+  }
   const assemblerOptions: RecordAssemblerOptions = {
-    sink: toBatcher,
+    sink: evictionStage ?? afterEviction,
     enrichment: enricher,
     scope,
     maxLogSizeBytes: config.maxLogSizeBytes,
     includeFilePath: config.includeFilePath,
     partialFlushTimeoutMs: config.partialFlushTimeoutMs,
   };
-  // Cursor-store lock (issue 8 defect 6, src/cursor/cursor_lock.ts, another helper): take it here,
-  // before the cursors are loaded by the tailer's start, and release it after registry.stop().
   const tailer = new Tailer({
     config,
     discovery: new Discovery({
@@ -206,15 +320,22 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     metrics,
     kinds,
     logger,
-    readGate: options.readGate,
+    readGate,
   });
   registry.add(tailer);
+  statusOfFiles = () => tailer.snapshot();
   registryMetrics.onCollect(() => {
     let behind = 0;
     for (const file of tailer.snapshot()) behind += file.bytesBehind;
     metrics.readLagBytes.set(behind);
   });
+  if (evictionStage !== null) {
+    // Added after the tailer so it stops first: its pending event records reach the batcher before the
+    // tailer drains it. Its keys are restored before anything is read, so a restart tags at once.
+    registry.add(evictionStage);
+  }
   try {
+    await evictionStage?.restoreKeys();
     await registry.start();
   } catch (err) {
     closeKv();

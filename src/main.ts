@@ -92,16 +92,24 @@ async function main(args: string[]): Promise<number> {
     for (const line of err.message.split("\n")) logger.error(line);
     return 1;
   }
+  // Listening from the start: an agent waiting for the cursor lock stops cleanly on SIGTERM too.
+  const stopRequest = new AbortController();
+  const stopSignalled = waitForSignal().then(() => stopRequest.abort());
   let agent;
   try {
     agent = await startAgent({
       config,
       logger,
       env,
+      signal: stopRequest.signal,
       onTelemetryListen: (addr) =>
         logger.info("Telemetry listening", { address: `${addr.hostname}:${addr.port}` }),
     });
   } catch (err) {
+    if (stopRequest.signal.aborted) {
+      logger.info("Stopped before start-up completed");
+      return 0;
+    }
     const error = toError(err);
     logger.error(error instanceof StartupError ? error.message : `Startup failed: ${error.message}`);
     return 1;
@@ -111,7 +119,7 @@ async function main(args: string[]): Promise<number> {
     include: config.include,
     endpoint: config.exporter.endpoint,
   });
-  await waitForSignal();
+  await stopSignalled;
   logger.info("Stopping: flushing records, draining exports, committing cursors");
   await agent.stop();
   logger.info("Agent stopped");

@@ -52,7 +52,10 @@ export interface LogRecord {
 
 /** Where a record came from: the file and the byte range its lines cover. Travels beside the record. */
 export interface RecordOrigin {
-  /** The file identity (`dev:ino`) the record was read from. */
+  /**
+   * The file identity (`dev:ino`) the record was read from; `""` for a record that covers no file bytes
+   * (an eviction event record made by a stage: progress has nothing to acknowledge for it).
+   */
   readonly fileKey: string;
   /** Byte offset of the record's first line start. */
   readonly startOffset: number;

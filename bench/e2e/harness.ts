@@ -36,6 +36,8 @@ export interface ModeOptions {
   keep: boolean;
   /** Write a V8 CPU profile of the agent into this directory ("" for none). */
   cpuProfDir: string;
+  /** Backlog: the agent's `memory_limit` (config notation). @default "32MiB" */
+  memoryLimit?: string;
   /** Progress lines. */
   log: (line: string) => void;
 }
@@ -103,10 +105,18 @@ export class BenchRun implements AsyncDisposable {
   }
 
   /** Writes the config (first time) and spawns the agent with a sampler on its pid. */
-  async startAgent(samplerIntervalMs = 250): Promise<{ agent: AgentProcess; sampler: ProcSampler }> {
+  async startAgent(
+    samplerIntervalMs = 250,
+    config: { telemetryListen?: string; extraYaml?: string } = {},
+  ): Promise<{ agent: AgentProcess; sampler: ProcSampler }> {
     await Deno.writeTextFile(
       this.configPath,
-      agentConfigYaml({ root: this.root, cursorDir: this.cursorDir, endpointUrl: this.receiver.url }),
+      agentConfigYaml({
+        root: this.root,
+        cursorDir: this.cursorDir,
+        endpointUrl: this.receiver.url,
+        ...config,
+      }),
     );
     const denoArgs = this.#options.cpuProfDir === ""
       ? []

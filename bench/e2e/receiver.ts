@@ -107,6 +107,7 @@ export class Receiver implements AsyncDisposable {
   #server: Deno.HttpServer<Deno.NetAddr> | undefined;
   #port: number;
   #answer: ReceiverAnswer = "ok";
+  #answerDelayMs = 0;
   #counts = { requests: 0, refusedRequests: 0, received: 0, duplicated: 0, unexpected: 0 };
   #problems = emptyProblems();
   #examples: ProblemExample[] = [];
@@ -147,6 +148,11 @@ export class Receiver implements AsyncDisposable {
   /** True while listening. */
   get isUp(): boolean {
     return this.#server !== undefined;
+  }
+
+  /** Holds every following answer for `ms` (a slow endpoint); 0 answers at once. */
+  slowDown(ms: number): void {
+    this.#answerDelayMs = ms;
   }
 
   /** Changes how the following requests are answered. */
@@ -229,6 +235,7 @@ export class Receiver implements AsyncDisposable {
     this.#counts.requests++;
     const receivedAtMs = this.#nowMs();
     const raw = new Uint8Array(await request.arrayBuffer());
+    if (this.#answerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#answerDelayMs));
     if (this.#answer === "unavailable") {
       this.#counts.refusedRequests++;
       const retryAfterSec = this.#options.retryAfterSec ?? 0;

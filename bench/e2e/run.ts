@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { REPO_DIR } from "./agent_process.ts";
 import type { ModeOptions, ModeResult } from "./harness.ts";
+import { runBacklog } from "./modes/backlog.ts";
 import { runIdle } from "./modes/idle.ts";
 import { runIngest } from "./modes/ingest.ts";
 import { runOutage } from "./modes/outage.ts";
@@ -23,7 +24,7 @@ import { runRestart } from "./modes/restart.ts";
 import { runSteady } from "./modes/steady.ts";
 
 /** The bench modes. */
-export type Mode = "ingest" | "steady" | "restart" | "outage" | "idle";
+export type Mode = "ingest" | "steady" | "restart" | "outage" | "idle" | "backlog";
 
 const MODES: Record<Mode, (options: ModeOptions) => Promise<ModeResult>> = {
   ingest: runIngest,
@@ -31,6 +32,7 @@ const MODES: Record<Mode, (options: ModeOptions) => Promise<ModeResult>> = {
   restart: runRestart,
   outage: runOutage,
   idle: runIdle,
+  backlog: runBacklog,
 };
 
 type Defaults = Omit<ModeOptions, "keep" | "cpuProfDir" | "log" | "seed" | "outageKind">;
@@ -53,6 +55,16 @@ export const DEFAULTS: Record<Mode, Defaults> = {
   // Kubelet's default containerLogMaxSize (10 MiB): the outage is about the endpoint, not rotation.
   outage: { ...STEADY, durationSec: 60, outageSec: 30, rotateBytes: 10 * 1024 * 1024 },
   idle: { ...STEADY, lines: 100, files: [200, 1000], linesPerSec: 0, durationSec: 60, rotateBytes: 0 },
+  // About 1 GB (6 M lines of ~170 B) over 20 files; the endpoint is slow for the first 30 s (--outage).
+  backlog: {
+    ...STEADY,
+    lines: 6_000_000,
+    files: [20],
+    linesPerSec: 0,
+    durationSec: 0,
+    outageSec: 30,
+    rotateBytes: 0,
+  },
 };
 
 /** The `--quick` smoke presets: seconds, not minutes. */
@@ -62,6 +74,7 @@ export const QUICK: Record<Mode, Partial<Defaults>> = {
   restart: { files: [4], linesPerSec: 500, durationSec: 8, rotateBytes: 64 * 1024, downSec: 1 },
   outage: { files: [4], linesPerSec: 500, durationSec: 12, outageSec: 4, rotateBytes: 0 },
   idle: { files: [20], lines: 50, durationSec: 5 },
+  backlog: { lines: 200_000, files: [4], outageSec: 3 },
 };
 
 /** Parsed command line. */
@@ -92,6 +105,7 @@ export function parseCli(args: string[]): Cli {
       quick: { type: "boolean" },
       keep: { type: "boolean" },
       "no-record": { type: "boolean" },
+      "memory-limit": { type: "string" },
     },
   });
   const mode = positionals[0] as Mode;
@@ -119,6 +133,7 @@ export function parseCli(args: string[]): Cli {
     downSec: num("down", values.down, base.downSec),
     keep: values.keep === true,
     cpuProfDir: values["cpu-prof"] ?? "",
+    memoryLimit: values["memory-limit"],
     log: (line) => console.error(`[${mode}] ${line}`),
   };
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");

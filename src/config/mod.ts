@@ -16,6 +16,7 @@ export {
   type OptionFormat,
   type OptionSpec,
   type OptionType,
+  type RateBudget,
 } from "./schema.ts";
 export {
   type DurationFailure,

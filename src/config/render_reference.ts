@@ -73,6 +73,14 @@ const RULES = `## Rules across options
 - \`include\`/\`exclude\` are absolute patterns with \`*\`, \`**\` (a whole segment) and \`?\` only;
   \`namespaces.*\` entries are namespace names, optionally with \`*\`.
 - \`k8s.pod_labels\`/\`k8s.pod_annotations\` entries are metadata keys (\`[prefix/]name\`) or \`/regex/\`.
+- \`egress_rate_limit.default\` and each \`egress_rate_limit.namespace_budgets.<namespace>\` is a budget:
+  \`records_per_second\` (required, > 0, fractions allowed), \`bytes_per_second\` (a size per second, > 0,
+  counted as record body bytes plus a small fixed overhead per record; absent: no byte limit), \`burst_records\` (an integer >= 1; default one second of records), \`burst_bytes\`
+  (a size >= 1B, only with \`bytes_per_second\`; default one second of bytes) and \`on_limit\` (\`drop\`:
+  the excess is dropped and counted per namespace, its bytes count as done for the cursor; \`delay\`, the
+  default: the namespace's files are not read until tokens return, nothing is lost). A namespace without an
+  entry uses \`default\`; with neither, or with no \`egress_rate_limit\` block, nothing is limited.
+  Namespace names are not checked against the cluster; a budget inherits nothing from \`default\`.
 `;
 
 /** The option table alone (key, type, default, range, description), as in the README. */
@@ -86,6 +94,7 @@ export function renderTable(schema: readonly OptionSpec[]): string {
 }
 
 function showDefault(value: OptionDefault): string {
+  if (value === null) return "null";
   if (typeof value === "string") return value === "" ? '""' : value;
   if (Array.isArray(value)) return value.length === 0 ? "[]" : value.join(", ");
   if (typeof value === "object") return Object.keys(value).length === 0 ? "{}" : JSON.stringify(value);

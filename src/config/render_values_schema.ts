@@ -28,6 +28,24 @@ const ENV_REF = String.raw`\$\{env:[A-Za-z_][A-Za-z0-9_]*\}`;
 /** `<integer><unit>` runs (the agent checks units, their order and the bounds) or a `${env:NAME}`. */
 const UNIT_VALUE_PATTERN = String.raw`^\s*([0-9]+[a-zA-Zµ]*)+\s*$|${ENV_REF}`;
 
+const NAMESPACE_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+const SIZE_VALUE: JsonSchema = { type: ["string", "integer"], pattern: UNIT_VALUE_PATTERN, minimum: 0 };
+const NULLABLE_SIZE: JsonSchema = { oneOf: [{ type: "null" }, SIZE_VALUE] };
+
+/** One egress budget (src/config/_rate_budget.ts checks the cross-field rules and the sizes' bounds). */
+const RATE_BUDGET: JsonSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["records_per_second"],
+  properties: {
+    records_per_second: { type: "number", exclusiveMinimum: 0, description: "Sustained records per second" },
+    burst_records: { oneOf: [{ type: "null" }, { type: "integer", minimum: 1 }] },
+    bytes_per_second: NULLABLE_SIZE,
+    burst_bytes: NULLABLE_SIZE,
+    on_limit: { type: "string", enum: ["drop", "delay"], description: "Default: delay" },
+  },
+};
+
 const strings = { type: "array", items: { type: "string" } };
 const stringMap = { type: "object", additionalProperties: { type: "string" } };
 
@@ -53,7 +71,7 @@ export function optionValueSchema(spec: OptionSpec): JsonSchema {
     case "duration":
     case "size":
       // Bare integers: bytes for sizes, only 0 for durations (the agent says so when it is not).
-      return { type: ["string", "integer"], pattern: UNIT_VALUE_PATTERN, minimum: 0 };
+      return SIZE_VALUE;
     case "enum":
       return { type: "string", enum: spec.values };
     case "url":
@@ -61,6 +79,14 @@ export function optionValueSchema(spec: OptionSpec): JsonSchema {
     case "listen_address":
       // No pattern: the chart's template fails first with a clearer message when the port is missing.
       return { type: "string" };
+    case "rate_budget":
+      return { oneOf: [{ type: "null" }, RATE_BUDGET] };
+    case "rate_budget_map":
+      return {
+        type: "object",
+        propertyNames: { pattern: NAMESPACE_PATTERN, maxLength: 63 },
+        additionalProperties: RATE_BUDGET,
+      };
     default: {
       const unknown: never = type;
       throw new UnknownOptionTypeError(

@@ -16,7 +16,9 @@ export type OptionType =
   | "size"
   | "enum"
   | "url"
-  | "listen_address";
+  | "listen_address"
+  | "rate_budget"
+  | "rate_budget_map";
 
 /**
  * Extra syntax an option's value (or each element of a list) must follow, on top of its type. Each name
@@ -34,7 +36,13 @@ export type OptionFormat =
   | "otlp_endpoint";
 
 /** A default as it would be written in YAML. */
-export type OptionDefault = string | number | boolean | readonly string[] | Readonly<Record<string, string>>;
+export type OptionDefault =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly string[]
+  | Readonly<Record<string, string>>;
 
 /** One row of {@linkcode CONFIG_SCHEMA}. */
 export interface OptionSpec {
@@ -59,6 +67,24 @@ export interface OptionSpec {
   readonly allowEmpty?: boolean;
   /** One line for the reference table. */
   readonly doc: string;
+}
+
+/**
+ * One egress budget (issue 11), from `egress_rate_limit.default` or one entry of
+ * `egress_rate_limit.namespace_budgets`. Each budget is complete on its own: nothing is inherited from
+ * `default`.
+ */
+export interface RateBudget {
+  /** `records_per_second`: sustained records per second; > 0 (fractions allowed). */
+  readonly recordsPerSecond: number;
+  /** `burst_records`: most records passed at once after a quiet period; >= 1. Default: one second's worth. */
+  readonly burstRecords: number;
+  /** `bytes_per_second`: sustained body bytes per second; null (absent) means no byte limit. */
+  readonly bytesPerSecond: number | null;
+  /** `burst_bytes`: most bytes at once; defaults to one second of `bytes_per_second`; null without it. */
+  readonly burstBytes: number | null;
+  /** `on_limit`: `drop` counts and drops the excess; `delay` pauses the namespace's files. Default delay. */
+  readonly onLimit: "drop" | "delay";
 }
 
 /** The validated, fully defaulted, deeply frozen configuration of the agent. */
@@ -121,6 +147,22 @@ export interface Config {
     jobIdSource: readonly string[];
     processRankRegex: string;
     maxRegexInputBytes: number;
+  };
+  egressRateLimit: {
+    default: RateBudget | null;
+    namespaceBudgets: Readonly<Record<string, RateBudget>>;
+    maxKeys: number;
+  };
+  events: { enabled: boolean };
+  eviction: {
+    enabled: boolean;
+    lastLines: number;
+    maxLineBytes: number;
+    maxContainerBytes: number;
+    maxTotalBytes: number;
+    matchWindowMs: number;
+    maxWaitMs: number;
+    dedupTtlMs: number;
   };
 }
 
@@ -628,5 +670,114 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = [
     min: "64B",
     max: "1MiB",
     doc: "Longest body prefix handed to the RE2 engine",
+  },
+  // Egress budgets per namespace (issue 11). Budget fields: records_per_second, bytes_per_second,
+  // burst_records, burst_bytes, on_limit (docs/configuration.md, "Rules across options").
+  {
+    key: "egress_rate_limit.default",
+    field: "egressRateLimit.default",
+    type: "rate_budget",
+    default: null,
+    doc: "Budget of every namespace without its own entry; null: such namespaces are not limited",
+  },
+  {
+    key: "egress_rate_limit.namespace_budgets",
+    field: "egressRateLimit.namespaceBudgets",
+    type: "rate_budget_map",
+    default: {},
+    doc: "Budgets by namespace name, each complete on its own (nothing inherited from default)",
+  },
+  {
+    key: "egress_rate_limit.max_keys",
+    field: "egressRateLimit.maxKeys",
+    type: "int",
+    default: 1000,
+    min: 1,
+    max: 1_000_000,
+    doc: "Most namespaces with a token bucket; evicting one still limited raises RateLimitCardinality",
+  },
+  // Eviction, preemption and OOM join (issue 10)
+  {
+    key: "events.enabled",
+    field: "events.enabled",
+    type: "bool",
+    default: false,
+    doc: "Also watch core/v1 Events for evictions, preemptions and OOM kills (the chart then grants them)",
+  },
+  {
+    key: "eviction.enabled",
+    field: "eviction.enabled",
+    type: "bool",
+    default: true,
+    doc: "Emit one event record per pod eviction, preemption or OOM kill, with the pod's last lines",
+  },
+  {
+    key: "eviction.last_lines",
+    field: "eviction.lastLines",
+    type: "int",
+    default: 50,
+    min: 1,
+    max: 1000,
+    doc: "Most recent records kept per container for an eviction record",
+  },
+  {
+    key: "eviction.max_line_size",
+    field: "eviction.maxLineBytes",
+    type: "size",
+    default: "4KiB",
+    unit: "bytes",
+    min: "64B",
+    max: "1MiB",
+    doc: "Longest body kept per remembered line; longer ones are cut in the eviction record only",
+  },
+  {
+    key: "eviction.max_container_size",
+    field: "eviction.maxContainerBytes",
+    type: "size",
+    default: "64KiB",
+    unit: "bytes",
+    min: "1KiB",
+    max: "64MiB",
+    doc: "Bytes of remembered lines per container (at most eviction.max_total_size)",
+  },
+  {
+    key: "eviction.max_total_size",
+    field: "eviction.maxTotalBytes",
+    type: "size",
+    default: "16MiB",
+    unit: "bytes",
+    min: "64KiB",
+    max: "1GiB",
+    doc: "Bytes of remembered lines overall; over it the largest rings lose their oldest lines",
+  },
+  {
+    key: "eviction.match_window",
+    field: "eviction.matchWindowMs",
+    type: "duration",
+    default: "30s",
+    unit: "ms",
+    min: "1s",
+    max: "1h",
+    doc: "Lines written this long before an eviction belong to it (and are tagged k8s.pod.eviction.reason)",
+  },
+  {
+    key: "eviction.max_wait",
+    field: "eviction.maxWaitMs",
+    type: "duration",
+    default: "5s",
+    unit: "ms",
+    min: "0",
+    max: "10m",
+    doc: "Longest an eviction record waits for its pod's last lines to be read",
+  },
+  {
+    key: "eviction.dedup_ttl",
+    field: "eviction.dedupTtlMs",
+    type: "duration",
+    default: "24h",
+    unit: "ms",
+    min: "1m",
+    max: "720h",
+    doc: "How long emitted evictions are remembered (in the cursor store) so a restart does not repeat them",
   },
 ];

@@ -6,6 +6,7 @@
  */
 
 import { checkFormat } from "./_formats.ts";
+import { convertRateBudget, convertRateBudgetMap } from "./_rate_budget.ts";
 import { closestMatch } from "./_suggest.ts";
 import { type Config, CONFIG_SCHEMA, NODE_NAME_ENV, type OptionSpec } from "./schema.ts";
 import { formatDuration, formatSize, parseDuration, parseSize } from "./units.ts";
@@ -54,7 +55,8 @@ interface CompiledSpec {
 }
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; message: string };
-type Converted = Outcome<unknown>;
+// Object-valued options report each problem at its own nested path.
+type Converted = Outcome<unknown> | { ok: false; problems: ConfigProblem[] };
 
 interface Context {
   problems: ConfigProblem[];
@@ -98,7 +100,8 @@ export function validateConfig(raw: unknown, options: ValidateOptions = {}): Val
     if (expanded === undefined) continue;
     const converted = convert(compiled, expanded);
     if (!converted.ok) {
-      ctx.problems.push({ path: key, message: converted.message });
+      if ("problems" in converted) ctx.problems.push(...converted.problems);
+      else ctx.problems.push({ path: key, message: converted.message });
       continue;
     }
     const before = ctx.problems.length;
@@ -221,6 +224,11 @@ function convert(compiled: CompiledSpec, value: unknown): Converted {
       return convertUrl(spec, value);
     case "listen_address":
       return convertListenAddress(spec, value);
+    case "rate_budget":
+      // null only reaches here as the schema default: a given null means "unset" and takes the default.
+      return value === null ? { ok: true, value } : convertRateBudget(spec.key, value);
+    case "rate_budget_map":
+      return convertRateBudgetMap(spec.key, value);
   }
 }
 
@@ -379,6 +387,18 @@ function checkCrossField(values: Map<string, unknown>, ctx: Context): void {
     isKubeconfigMode && values.get("k8s.kubeconfig") === "",
     "Required when k8s.mode is kubeconfig",
   );
+  // Eviction join
+  const lineBytes = num("eviction.max_line_size");
+  const containerBytes = num("eviction.max_container_size");
+  const totalBytes = num("eviction.max_total_size");
+  if (containerBytes !== undefined && totalBytes !== undefined) {
+    const message = `Must be at most eviction.max_total_size (${formatSize(totalBytes)})`;
+    rule("eviction.max_container_size", containerBytes > totalBytes, message);
+  }
+  if (lineBytes !== undefined && containerBytes !== undefined) {
+    const message = `Must be at most eviction.max_container_size (${formatSize(containerBytes)})`;
+    rule("eviction.max_line_size", lineBytes > containerBytes, message);
+  }
 }
 
 function buildConfig(values: Map<string, unknown>): Config {
@@ -434,7 +454,12 @@ function compileSchema(): Map<string, CompiledSpec> {
       defaultValue: undefined,
     };
     const converted = convert(compiled, spec.default);
-    if (!converted.ok) throw new Error(`Config schema has a bad default: ${spec.key}: ${converted.message}`);
+    if (!converted.ok) {
+      const detail = "problems" in converted
+        ? converted.problems.map(formatProblem).join("; ")
+        : converted.message;
+      throw new Error(`Config schema has a bad default: ${spec.key}: ${detail}`);
+    }
     compiled.defaultValue = converted.value;
     specs.set(spec.key, compiled);
   }

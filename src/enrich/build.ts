@@ -12,6 +12,8 @@ import { Re2CompileError, Re2Fields } from "../extract/mod.ts";
 import {
   ApiServerClient,
   createHttpClient,
+  type Disruption,
+  EventInformer,
   PodInformer,
   PodStore,
   type PodTrimOptions,
@@ -29,6 +31,8 @@ import { type AttributionSource, parseAttributionSources, RankResolver, sourceKe
 export interface Enrichment {
   enricher: Enricher;
   informer: Component | null;
+  /** The Event watch (`events.enabled` and pod metadata on), started after the informer. */
+  eventInformer: Component | null;
 }
 
 /** Options for {@linkcode buildEnrichment}. */
@@ -39,6 +43,11 @@ export interface BuildEnrichmentOptions {
   logger: Logger;
   /** Reads KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT for in-cluster mode. */
   env: (name: string) => string | undefined;
+  /**
+   * Receives evictions, preemptions and OOM kills seen by the pod informer (and, with `events.enabled`,
+   * the Event watch). @default none (nothing is detected)
+   */
+  onDisruption?: (disruption: Disruption) => void;
 }
 
 /** An enrichment setting that config validation let through but cannot be used. */
@@ -106,7 +115,8 @@ export async function buildEnrichment(options: BuildEnrichmentOptions): Promise<
     logger.info("Pod metadata from the API server is off; records carry path metadata", {
       mode: config.k8s.mode,
     });
-    return { enricher: new Enricher({ nodeName, labels, annotations, rank }), informer: null };
+    const enricher = new Enricher({ nodeName, labels, annotations, rank });
+    return { enricher, informer: null, eventInformer: null };
   }
   if (nodeName === "") {
     throw new EnrichmentConfigError(
@@ -126,13 +136,14 @@ export async function buildEnrichment(options: BuildEnrichmentOptions): Promise<
     metrics: options.metrics,
     kinds: options.kinds,
   });
+  const client = new ApiServerClient({
+    baseUrl: connection.baseUrl,
+    token: connection.token,
+    httpClient: createHttpClient(connection),
+    idleTimeoutMs: config.k8s.watchIdleTimeoutMs,
+  });
   const informer = new PodInformer({
-    client: new ApiServerClient({
-      baseUrl: connection.baseUrl,
-      token: connection.token,
-      httpClient: createHttpClient(connection),
-      idleTimeoutMs: config.k8s.watchIdleTimeoutMs,
-    }),
+    client,
     store,
     nodeName,
     acceptNamespace: namespaceFilter(config.namespaces),
@@ -141,9 +152,23 @@ export async function buildEnrichment(options: BuildEnrichmentOptions): Promise<
     metrics: options.metrics,
     kinds: options.kinds,
     logger,
+    onDisruption: options.onDisruption,
   });
+  const onDisruption = options.onDisruption;
+  const eventInformer = config.events.enabled && onDisruption !== undefined
+    ? new EventInformer({
+      client,
+      nodeName,
+      isLocalPod: (uid) => store.has(uid),
+      isReady: () => informer.isSynced(),
+      onDisruption,
+      watchTimeoutSeconds: config.k8s.watchTimeoutSeconds,
+      metrics: options.metrics,
+      logger,
+    })
+    : null;
   const enricher = new Enricher({ nodeName, store, labels, annotations, rank, metrics: options.metrics });
-  return { enricher, informer };
+  return { enricher, informer, eventInformer };
 }
 
 /** The rank resolver from the attribution options (compiling the body pattern when `body` is a source). */

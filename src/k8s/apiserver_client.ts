@@ -111,26 +111,49 @@ export class ApiServerClient implements Disposable {
   /**
    * Lists pods. @throws {ApiServerError} on any failure; rethrows the signal's reason when aborted
    */
-  async listPods(options: ListPodsOptions): Promise<PodList> {
-    const query = new URLSearchParams();
-    const rv = options.resourceVersion ?? "0";
-    if (rv !== "") query.set("resourceVersion", rv);
-    if (options.fieldSelector) query.set("fieldSelector", options.fieldSelector);
-    const idle = new IdleDeadline(options.signal, this.#idleTimeoutMs);
-    try {
-      const response = await this.#open(`/api/v1/pods?${query}`, idle);
-      const bytes = await this.#readAll(response, idle);
-      return parsePodList(bytes);
-    } finally {
-      idle.dispose();
-    }
+  listPods(options: ListPodsOptions): Promise<PodList> {
+    return this.#list("/api/v1/pods", options);
   }
 
   /**
    * Watches pods from `resourceVersion`. The generator ends when the server ends the watch.
    * @throws {ApiServerError} `gone` when the resourceVersion is too old (relist), others on failure
    */
-  async *watchPods(options: WatchPodsOptions): AsyncGenerator<WatchEvent, void, undefined> {
+  watchPods(options: WatchPodsOptions): AsyncGenerator<WatchEvent, void, undefined> {
+    return this.#watch("/api/v1/pods", options);
+  }
+
+  /**
+   * Lists core/v1 Events (all namespaces). @throws {ApiServerError} on any failure
+   */
+  listEvents(options: ListPodsOptions): Promise<PodList> {
+    return this.#list("/api/v1/events", options);
+  }
+
+  /**
+   * Watches core/v1 Events from `resourceVersion`, like {@linkcode watchPods}.
+   * @throws {ApiServerError} `gone` when the resourceVersion is too old (relist), others on failure
+   */
+  watchEvents(options: WatchPodsOptions): AsyncGenerator<WatchEvent, void, undefined> {
+    return this.#watch("/api/v1/events", options);
+  }
+
+  async #list(path: string, options: ListPodsOptions): Promise<PodList> {
+    const query = new URLSearchParams();
+    const rv = options.resourceVersion ?? "0";
+    if (rv !== "") query.set("resourceVersion", rv);
+    if (options.fieldSelector) query.set("fieldSelector", options.fieldSelector);
+    const idle = new IdleDeadline(options.signal, this.#idleTimeoutMs);
+    try {
+      const response = await this.#open(`${path}?${query}`, idle);
+      const bytes = await this.#readAll(response, idle);
+      return parseList(bytes);
+    } finally {
+      idle.dispose();
+    }
+  }
+
+  async *#watch(path: string, options: WatchPodsOptions): AsyncGenerator<WatchEvent, void, undefined> {
     const query = new URLSearchParams({
       watch: "1",
       resourceVersion: options.resourceVersion,
@@ -140,7 +163,7 @@ export class ApiServerClient implements Disposable {
     if (options.fieldSelector) query.set("fieldSelector", options.fieldSelector);
     const idle = new IdleDeadline(options.signal, this.#idleTimeoutMs);
     try {
-      const response = await this.#open(`/api/v1/pods?${query}`, idle);
+      const response = await this.#open(`${path}?${query}`, idle);
       options.onConnected?.();
       yield* this.#events(response, idle);
     } finally {
@@ -331,7 +354,7 @@ function toWatchEvent(line: JsonLineResult): WatchEvent | null {
   return { type: event.type, object, resourceVersion: typeof rv === "string" ? rv : null };
 }
 
-function parsePodList(bytes: Uint8Array): PodList {
+function parseList(bytes: Uint8Array): PodList {
   let value: { metadata?: { resourceVersion?: unknown }; items?: unknown };
   try {
     value = JSON.parse(new TextDecoder().decode(bytes));

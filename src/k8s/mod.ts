@@ -34,6 +34,7 @@ export {
   type WireContainer,
   type WirePod,
 } from "./pod_info.ts";
+export { EventInformer, type EventInformerOptions } from "./event_informer.ts";
 export { PodInformer, type PodInformerOptions } from "./pod_informer.ts";
 export { PodStore, type PodStoreOptions } from "./pod_store.ts";
 export {
@@ -43,3 +44,13 @@ export {
   TokenReadError,
   type TokenSource,
 } from "./token_source.ts";
+export {
+  detectEventDisruption,
+  detectPodDisruptions,
+  type Disruption,
+  DISRUPTION_EVENT_REASONS,
+  type DisruptionEventName,
+  type DisruptionSource,
+  type EventDisruptionResult,
+  type EventIgnoredReason,
+} from "./pod_disruption.ts";

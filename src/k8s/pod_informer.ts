@@ -14,6 +14,7 @@ import type { KindTracker } from "../telemetry/kinds.ts";
 import { type Logger, toError } from "../telemetry/log.ts";
 import { type ApiServerClient, ApiServerError, type WatchEvent } from "./apiserver_client.ts";
 import { type PodInfo, type PodTrimOptions, toPodInfo } from "./pod_info.ts";
+import { detectPodDisruptions, type Disruption } from "./pod_disruption.ts";
 import type { PodStore } from "./pod_store.ts";
 import { abortableDelay } from "../lifecycle/abortable_delay.ts";
 
@@ -42,6 +43,11 @@ export interface PodInformerOptions {
   sweepIntervalMs?: number;
   /** Random source for the jitter, in [0, 1). @default Math.random */
   random?: () => number;
+  /**
+   * Receives every eviction, preemption and OOM kill a pod object shows (listed, added, modified or
+   * deleted; repeated sightings repeat them). @default none
+   */
+  onDisruption?: (disruption: Disruption) => void;
 }
 
 /** Keeps the {@linkcode PodStore} in step with this node's pods. */
@@ -60,6 +66,7 @@ export class PodInformer implements Component {
   #backoffMaxMs: number;
   #sweepIntervalMs: number;
   #random: () => number;
+  #onDisruption: ((disruption: Disruption) => void) | null;
   #controller: AbortController | null = null;
   #running: Promise<void> | null = null;
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
@@ -85,6 +92,7 @@ export class PodInformer implements Component {
     this.#backoffMaxMs = options.backoffMaxMs ?? 30_000;
     this.#sweepIntervalMs = options.sweepIntervalMs ?? 1_000;
     this.#random = options.random ?? Math.random;
+    this.#onDisruption = options.onDisruption ?? null;
   }
 
   /** Starts listing and watching in the background; returns at once (before the first list). */
@@ -140,11 +148,16 @@ export class PodInformer implements Component {
     const list = await this.#client.listPods({ fieldSelector: this.#fieldSelector, resourceVersion, signal });
     this.#isRelistAfterGone = false;
     const pods: PodInfo[] = [];
+    const accepted: unknown[] = [];
     for (const item of list.items) {
       const pod = this.#accept(item);
-      if (pod !== null) pods.push(pod);
+      if (pod === null) continue;
+      pods.push(pod);
+      accepted.push(item);
     }
     this.#store.replaceAll(pods);
+    // After the store knows the pods, so detections find their metadata.
+    for (const item of accepted) this.#detect(item);
     this.#resourceVersion = list.resourceVersion;
     if (!this.#isSynced) {
       this.#logger.info("Pod informer synced", { pods: pods.length, rv: list.resourceVersion });
@@ -179,12 +192,25 @@ export class PodInformer implements Component {
   #apply(event: WatchEvent): void {
     if (event.type === "BOOKMARK") return;
     if (event.type === "DELETED") {
-      const uid = (event.object as { metadata?: { uid?: unknown } }).metadata?.uid;
+      // The last state of a deleted pod may be the first to show why it ended (a preempted pod is gone
+      // quickly): look at it before the pod becomes a tombstone.
+      const meta = (event.object as { metadata?: { uid?: unknown; namespace?: unknown } }).metadata;
+      if (typeof meta?.namespace === "string" && this.#acceptNamespace(meta.namespace)) {
+        this.#detect(event.object);
+      }
+      const uid = meta?.uid;
       if (typeof uid === "string") this.#store.markDeleted(uid);
       return;
     }
     const pod = this.#accept(event.object);
-    if (pod !== null) this.#store.upsert(pod);
+    if (pod === null) return;
+    this.#store.upsert(pod);
+    this.#detect(event.object);
+  }
+
+  #detect(wire: unknown): void {
+    if (this.#onDisruption === null) return;
+    for (const disruption of detectPodDisruptions(wire)) this.#onDisruption(disruption);
   }
 
   #accept(wire: unknown): PodInfo | null {

@@ -114,6 +114,11 @@ export class PodStore {
     return uid === undefined ? undefined : this.#cache.get(uid)?.pod;
   }
 
+  /** Whether the pod is held (tombstones included); not a use for the LRU. */
+  has(uid: string): boolean {
+    return this.#cache.has(uid);
+  }
+
   /** Whether the pod is held as a tombstone. */
   isDeleted(uid: string): boolean {
     return this.#tombstones.has(uid);

@@ -54,6 +54,7 @@ export interface AgentMetrics {
   cursorCommits: Counter;
   cursorCommitFailures: Counter;
   cursorsTracked: Gauge;
+  cursorLockWaiting: Gauge;
   // k8s + enrich
   watchEvents: Counter;
   watchRestarts: Counter;
@@ -64,6 +65,24 @@ export interface AgentMetrics {
   re2Calls: Counter;
   re2InputsCapped: Counter;
   re2Failures: Counter;
+  // egress budgets per namespace (issue 11); namespace label values bounded (src/limit/namespace_limiter.ts)
+  ratelimitDroppedRecords: Counter;
+  ratelimitDroppedBytes: Counter;
+  ratelimitDelayedSeconds: Counter;
+  ratelimitLimitedNamespaces: Gauge;
+  ratelimitKeys: Gauge;
+  ratelimitKeyEvictions: Counter;
+  // evict (eviction / preemption / OOM join)
+  evictionDetections: Counter;
+  evictionEventRecords: Counter;
+  evictionTaggedRecords: Counter;
+  evictionRingBytes: Gauge;
+  evictionRingContainers: Gauge;
+  evictionRingTrimmedLines: Counter;
+  evictionKeyStoreFailures: Counter;
+  eventWatchEvents: Counter;
+  eventWatchRestarts: Counter;
+  eventsIgnored: Counter;
   // process
   processResidentBytes: Gauge;
   processHeapBytes: Gauge;
@@ -147,6 +166,10 @@ export function createAgentMetrics(registry: MetricsRegistry): AgentMetrics {
     cursorCommits: c("cursor_commits_total", "Cursor store commits that succeeded"),
     cursorCommitFailures: c("cursor_commit_failures_total", "Cursor store commits that failed"),
     cursorsTracked: g("cursors_tracked", "Cursors held in the cursor store"),
+    cursorLockWaiting: g(
+      "cursor_lock_waiting",
+      "1 while this agent waits for another agent to release the cursor store lock, else 0",
+    ),
     watchEvents: c("k8s_watch_events_total", "Pod watch events (by type)", ["type"]),
     watchRestarts: c("k8s_watch_restarts_total", "Pod list/watch restarts (by reason)", ["reason"]),
     podsCached: g("k8s_pods_cached", "Pods held in the metadata cache"),
@@ -159,6 +182,70 @@ export function createAgentMetrics(registry: MetricsRegistry): AgentMetrics {
     re2Calls: c("re2_calls_total", "Calls into the RE2 engine (after the literal pre-filter)"),
     re2InputsCapped: c("re2_inputs_capped_total", "RE2 inputs cut to the input length cap"),
     re2Failures: c("re2_failures_total", "RE2 calls that failed inside the engine; treated as no match"),
+    ratelimitDroppedRecords: c(
+      "ratelimit_dropped_records_total",
+      "Records dropped over an on_limit: drop budget (by namespace; the first 20 limited, the rest _other)",
+      ["namespace"],
+    ),
+    ratelimitDroppedBytes: c(
+      "ratelimit_dropped_bytes_total",
+      "Bytes (body + fixed overhead) of records dropped over an on_limit: drop budget (by namespace)",
+      ["namespace"],
+    ),
+    ratelimitDelayedSeconds: c(
+      "ratelimit_delayed_seconds_total",
+      "Seconds a namespace's files were held back by an on_limit: delay budget (by namespace)",
+      ["namespace"],
+    ),
+    ratelimitLimitedNamespaces: g(
+      "ratelimit_limited_namespaces",
+      "Namespaces over their egress budget right now (by on_limit: drop, delay)",
+      ["on_limit"],
+    ),
+    ratelimitKeys: g(
+      "ratelimit_keys",
+      "Namespaces holding a token bucket (at most egress_rate_limit.max_keys)",
+    ),
+    ratelimitKeyEvictions: c(
+      "ratelimit_key_evictions_total",
+      "Token buckets evicted at egress_rate_limit.max_keys (by state: idle, limited)",
+      ["state"],
+    ),
+    evictionDetections: c(
+      "eviction_detections_total",
+      "Evictions, preemptions and OOM kills detected (by event_name, source, outcome: pending, duplicate, merged, stale)",
+      ["event_name", "source", "outcome"],
+    ),
+    evictionEventRecords: c(
+      "eviction_event_records_total",
+      "Event records emitted for evictions, preemptions and OOM kills (by event_name)",
+      ["event_name"],
+    ),
+    evictionTaggedRecords: c(
+      "eviction_tagged_records_total",
+      "Records tagged k8s.pod.eviction.reason (written inside a disruption's window)",
+    ),
+    evictionRingBytes: g("eviction_ring_bytes", "Accounted bytes of the last-lines rings"),
+    evictionRingContainers: g("eviction_ring_containers", "Containers with a last-lines ring"),
+    evictionRingTrimmedLines: c(
+      "eviction_ring_trimmed_lines_total",
+      "Lines dropped from last-lines rings before eviction.last_lines pushed them out (by reason)",
+      ["reason"],
+    ),
+    evictionKeyStoreFailures: c(
+      "eviction_key_store_failures_total",
+      "Failed loads or saves of emitted eviction keys in the cursor KV (by op)",
+      ["op"],
+    ),
+    eventWatchEvents: c("k8s_event_watch_events_total", "Event watch events (by type)", ["type"]),
+    eventWatchRestarts: c("k8s_event_watch_restarts_total", "Event list/watch restarts (by reason)", [
+      "reason",
+    ]),
+    eventsIgnored: c(
+      "k8s_events_ignored_total",
+      "Events read but not turned into a detection (by reason)",
+      ["reason"],
+    ),
     processResidentBytes: g("process_resident_memory_bytes", "Resident set size of the agent"),
     processHeapBytes: g(
       "process_heap_bytes",

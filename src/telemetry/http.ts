@@ -110,7 +110,9 @@ export class TelemetryServer {
     this.#o = options;
   }
 
+  /** Starts listening; a no-op when already listening (the agent starts it early, see agent.ts). */
   start(_signal: AbortSignal): Promise<void> {
+    if (this.#server !== null) return Promise.resolve();
     const { hostname, port } = parseListenAddress(this.#o.listen);
     this.#server = Deno.serve({
       hostname,

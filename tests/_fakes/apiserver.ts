@@ -80,21 +80,80 @@ export interface FakeApiServerOptions {
 
 interface Watcher {
   controller: ReadableStreamDefaultController<Uint8Array>;
-  nodeName: string | null;
+  resource: Resource;
+  /** Whether an object passes the watch's field selector. */
+  matches: (object: Record<string, unknown>) => boolean;
   bookmarks: boolean;
   isSilent: boolean;
   timer: ReturnType<typeof setTimeout> | null;
 }
 
+type Resource = "pods" | "events";
+
 interface HistoryEvent {
   rv: number;
   type: "ADDED" | "MODIFIED" | "DELETED";
-  pod: FakePod;
+  resource: Resource;
+  object: Record<string, unknown>;
+}
+
+/** A core/v1 Event as the fake server stores and sends it (wire JSON). */
+export type FakeEvent = Record<string, unknown> & {
+  metadata: Record<string, unknown> & { uid: string; name: string; namespace: string };
+  reason: string;
+  involvedObject: Record<string, unknown>;
+};
+
+/** What {@linkcode makeEvent} builds an Event from. */
+export interface MakeEventOptions {
+  reason: string;
+  message?: string;
+  /** The pod the Event is about (kind Pod); or give `node` for a Node Event. */
+  pod?: FakePod;
+  node?: string;
+  /** RFC 3339. @default now */
+  lastTimestamp?: string;
+  /** @default "Warning" */
+  type?: "Normal" | "Warning";
+  /** `source.host`. @default none */
+  host?: string;
+}
+
+/** A core/v1 Event in wire format. */
+export function makeEvent(options: MakeEventOptions): FakeEvent {
+  const involvedObject = options.pod !== undefined
+    ? {
+      kind: "Pod",
+      apiVersion: "v1",
+      namespace: options.pod.metadata.namespace,
+      name: options.pod.metadata.name,
+      uid: options.pod.metadata.uid,
+    }
+    : { kind: "Node", apiVersion: "v1", name: options.node ?? "node-a", uid: options.node ?? "node-a" };
+  const namespace = options.pod?.metadata.namespace ?? "default";
+  const time = options.lastTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  return {
+    apiVersion: "v1",
+    kind: "Event",
+    metadata: { uid: crypto.randomUUID(), name: `${involvedObject.name}.${Date.now()}`, namespace },
+    involvedObject,
+    reason: options.reason,
+    message: options.message ?? "",
+    type: options.type ?? "Warning",
+    source: options.host === undefined
+      ? { component: "kubelet" }
+      : { component: "kubelet", host: options.host },
+    firstTimestamp: time,
+    lastTimestamp: time,
+    count: 1,
+  };
 }
 
 /** One request the fake server answered. */
 export interface FakeRequest {
   kind: "list" | "watch" | "other";
+  /** `pods` or `events` for a list or watch. */
+  resource: Resource | null;
   status: number;
   query: Record<string, string>;
   token: string | null;
@@ -115,6 +174,7 @@ export class FakeApiServer implements AsyncDisposable {
   #splitEvents: boolean;
   #server: Deno.HttpServer | null = null;
   #pods = new Map<string, FakePod>();
+  #events = new Map<string, FakeEvent>();
   #history: HistoryEvent[] = [];
   #rv = 100;
   #compactedRv = 0;
@@ -184,18 +244,28 @@ export class FakeApiServer implements AsyncDisposable {
   /** Adds a pod (an ADDED event); returns it. */
   addPod(pod: FakePod): FakePod {
     this.#pods.set(pod.metadata.uid, pod);
-    this.#record("ADDED", pod);
+    this.#record("ADDED", "pods", pod);
     return pod;
   }
 
   /** Replaces a pod (a MODIFIED event). */
   updatePod(pod: FakePod): void {
     this.#pods.set(pod.metadata.uid, pod);
-    this.#record("MODIFIED", pod);
+    this.#record("MODIFIED", "pods", pod);
   }
 
-  /** Deletes a pod by UID; `silently` removes it without any event (as if the event was compacted away). */
-  deletePod(uid: string, options: { silently?: boolean } = {}): void {
+  /** Adds a core/v1 Event (an ADDED watch event on `/api/v1/events`); returns it. */
+  addEvent(event: FakeEvent): FakeEvent {
+    this.#events.set(event.metadata.uid, event);
+    this.#record("ADDED", "events", event);
+    return event;
+  }
+
+  /**
+   * Deletes a pod by UID; `silently` removes it without any event (as if the event was compacted away);
+   * `lastState` is the object the DELETED event carries (a state no MODIFIED event showed).
+   */
+  deletePod(uid: string, options: { silently?: boolean; lastState?: FakePod } = {}): void {
     const pod = this.#pods.get(uid);
     if (pod === undefined) throw new Error(`Unknown pod: ${uid}`);
     this.#pods.delete(uid);
@@ -203,7 +273,7 @@ export class FakeApiServer implements AsyncDisposable {
       this.#rv++;
       return;
     }
-    this.#record("DELETED", pod);
+    this.#record("DELETED", "pods", options.lastState ?? pod);
   }
 
   /** Sends a BOOKMARK at the current resourceVersion to watches that asked for bookmarks. */
@@ -276,18 +346,20 @@ export class FakeApiServer implements AsyncDisposable {
     await this.down();
   }
 
-  #record(type: HistoryEvent["type"], pod: FakePod): void {
+  #record(type: HistoryEvent["type"], resource: Resource, object: FakePod | FakeEvent): void {
     this.#rv++;
-    const stamped = structuredClone(pod);
+    const stamped = structuredClone(object) as Record<string, unknown> & {
+      metadata: Record<string, unknown>;
+    };
     stamped.metadata.resourceVersion = String(this.#rv);
-    this.#history.push({ rv: this.#rv, type, pod: stamped });
-    for (const watcher of this.#watchers) this.#deliver(watcher, type, stamped);
+    const event: HistoryEvent = { rv: this.#rv, type, resource, object: stamped };
+    this.#history.push(event);
+    for (const watcher of this.#watchers) this.#deliver(watcher, event);
   }
 
-  #deliver(watcher: Watcher, type: string, pod: FakePod): void {
-    if (watcher.isSilent) return;
-    if (watcher.nodeName !== null && pod.spec.nodeName !== watcher.nodeName) return;
-    this.#send(watcher, { type, object: pod });
+  #deliver(watcher: Watcher, event: HistoryEvent): void {
+    if (watcher.isSilent || watcher.resource !== event.resource || !watcher.matches(event.object)) return;
+    this.#send(watcher, { type: event.type, object: event.object });
   }
 
   #send(watcher: Watcher, event: unknown): void {
@@ -321,36 +393,47 @@ export class FakeApiServer implements AsyncDisposable {
     const query = Object.fromEntries(url.searchParams);
     const auth = request.headers.get("authorization");
     const token = auth?.startsWith("Bearer ") ? auth.slice(7) : null;
-    const kind = url.pathname !== "/api/v1/pods"
+    const resource: Resource | null = url.pathname === "/api/v1/pods"
+      ? "pods"
+      : url.pathname === "/api/v1/events"
+      ? "events"
+      : null;
+    const kind = resource === null
       ? "other"
       : query.watch === "1" || query.watch === "true"
       ? "watch"
       : "list";
     const answer = (status: number, response: Response): Response => {
-      this.requests.push({ kind, status, query, token });
+      this.requests.push({ kind, resource, status, query, token });
       return response;
     };
     if (this.#token !== null && token !== this.#token) {
       return answer(401, Response.json(statusObject(401, "Unauthorized"), { status: 401 }));
     }
-    if (kind === "other") return answer(404, Response.json(statusObject(404, "NotFound"), { status: 404 }));
-    const nodeName = parseNodeSelector(query.fieldSelector);
-    if (kind === "list") return answer(200, Response.json(this.#list(nodeName)));
+    if (kind === "other" || resource === null) {
+      return answer(404, Response.json(statusObject(404, "NotFound"), { status: 404 }));
+    }
+    const matches = selectorMatcher(resource, query.fieldSelector);
+    if (kind === "list") return answer(200, Response.json(this.#list(resource, matches)));
     if (this.#goneStatusNextWatches > 0) {
       this.#goneStatusNextWatches--;
       return answer(410, Response.json(statusObject(410, "Expired"), { status: 410 }));
     }
-    return answer(200, this.#watch(query, nodeName));
+    return answer(200, this.#watch(query, resource, matches));
   }
 
-  #list(nodeName: string | null): unknown {
-    const items = [...this.#pods.values()]
-      .filter((p) => nodeName === null || p.spec.nodeName === nodeName)
-      .map((p) => ({ ...p, metadata: { ...p.metadata, resourceVersion: this.resourceVersion } }));
-    return { kind: "PodList", apiVersion: "v1", metadata: { resourceVersion: this.resourceVersion }, items };
+  #list(resource: Resource, matches: Watcher["matches"]): unknown {
+    const all: Array<FakePod | FakeEvent> = resource === "pods"
+      ? [...this.#pods.values()]
+      : [...this.#events.values()];
+    const items = all
+      .filter((o) => matches(o))
+      .map((o) => ({ ...o, metadata: { ...o.metadata, resourceVersion: this.resourceVersion } }));
+    const kind = resource === "pods" ? "PodList" : "EventList";
+    return { kind, apiVersion: "v1", metadata: { resourceVersion: this.resourceVersion }, items };
   }
 
-  #watch(query: Record<string, string>, nodeName: string | null): Response {
+  #watch(query: Record<string, string>, resource: Resource, matches: Watcher["matches"]): Response {
     const fromRv = Number(query.resourceVersion ?? "0");
     const isHung = this.#hangNextWatches > 0;
     if (isHung) this.#hangNextWatches--;
@@ -359,7 +442,8 @@ export class FakeApiServer implements AsyncDisposable {
       start: (controller) => {
         watcher = {
           controller,
-          nodeName,
+          resource,
+          matches,
           bookmarks: query.allowWatchBookmarks === "true",
           isSilent: isHung,
           timer: null,
@@ -375,7 +459,7 @@ export class FakeApiServer implements AsyncDisposable {
           return;
         }
         for (const event of this.#history) {
-          if (event.rv > fromRv) this.#deliver(watcher, event.type, event.pod);
+          if (event.rv > fromRv) this.#deliver(watcher, event);
         }
       },
       cancel: () => {
@@ -391,10 +475,24 @@ function statusObject(code: number, reason: string): unknown {
   return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", reason, code, message: reason };
 }
 
-function parseNodeSelector(selector: string | undefined): string | null {
-  if (selector === undefined) return null;
-  const m = /^spec\.nodeName=(.+)$/.exec(selector);
-  return m === null ? null : m[1];
+/**
+ * The objects a `fieldSelector` selects: `spec.nodeName=` for pods; for Events any comma-separated
+ * `field=value` terms over `reason`, `type` and `involvedObject.*` (all must hold), as the real server.
+ */
+function selectorMatcher(resource: Resource, selector: string | undefined): Watcher["matches"] {
+  if (selector === undefined || selector === "") return () => true;
+  const terms = selector.split(",").map((term) => {
+    const at = term.indexOf("=");
+    return { path: term.slice(0, at).split("."), value: term.slice(at + 1) };
+  });
+  // Pods: only spec.nodeName is honoured (the only selector the agent sends for pods).
+  const used = resource === "pods" ? terms.filter((t) => t.path.join(".") === "spec.nodeName") : terms;
+  return (object) =>
+    used.every((t) => {
+      let node: unknown = object;
+      for (const part of t.path) node = (node as Record<string, unknown> | undefined)?.[part];
+      return node === t.value;
+    });
 }
 
 /** Polls `condition` every few milliseconds until it holds; throws naming `what` after `timeoutMs`. */

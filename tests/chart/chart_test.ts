@@ -122,6 +122,7 @@ const LINT_CASES: { name: string; sets: string[] }[] = [
     name: "an existing service account and no RBAC",
     sets: ["serviceAccount.create=false", "rbac.create=false"],
   },
+  { name: "the Event watch enabled", sets: ["config.events.enabled=true"] },
 ];
 
 for (const { name, sets } of LINT_CASES) {
@@ -570,6 +571,22 @@ const AGENT_CASES: { name: string; check: (agent: Agent) => void }[] = [
 
 for (const { name, check } of AGENT_CASES) {
   Deno.test(`chart DaemonSet ${name}`, async () => check(await renderAgent()));
+}
+
+const EVENT_RBAC_CASES: { name: string; sets: string[]; wantEventsRule: boolean }[] = [
+  { name: "without config.events.enabled", sets: [], wantEventsRule: false },
+  { name: "with config.events.enabled", sets: ["config.events.enabled=true"], wantEventsRule: true },
+];
+
+for (const { name, sets, wantEventsRule } of EVENT_RBAC_CASES) {
+  Deno.test(`chart ClusterRole grants list/watch on events only when asked: ${name}`, async () => {
+    const agent = await renderAgent(sets);
+    assert.equal(agent.config.events.enabled, wantEventsRule);
+    const role = only(agent.manifests, "ClusterRole") as Manifest & { rules: unknown[] };
+    const pods = { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] };
+    const events = { apiGroups: [""], resources: ["events"], verbs: ["list", "watch"] };
+    assert.deepEqual(role.rules, wantEventsRule ? [pods, events] : [pods]);
+  });
 }
 
 Deno.test("chart DaemonSet rolls its pods when the config changes", async () => {

@@ -100,6 +100,17 @@ const REJECT_CASES: RejectCase[] = [
     want: /at '\/config\/exporter\/compression': value must be one of 'gzip', 'none'/,
   },
   {
+    name: "a bad enum inside a namespace budget",
+    set: "config.egress_rate_limit.namespace_budgets.ml.on_limit=pause",
+    want:
+      /at '\/config\/egress_rate_limit\/namespace_budgets\/ml\/on_limit': value must be one of 'drop', 'delay'/,
+  },
+  {
+    name: "an unknown key inside a namespace budget",
+    set: "config.egress_rate_limit.namespace_budgets.ml.recs=1",
+    want: /at '\/config\/egress_rate_limit\/namespace_budgets\/ml'.*'recs' not allowed/,
+  },
+  {
     name: "a malformed duration",
     set: "config.batch.max_delay=soon",
     want: /at '\/config\/batch\/max_delay'/,
@@ -127,6 +138,12 @@ const EVERY_FEATURE_ON = [
   "config.exporter.headers.authorization=Bearer ${env:CONTAINERSTDOUT_OTLP_TOKEN}",
   "config.exporter.retry.max_elapsed=1h",
   "config.start_at=end",
+  "config.events.enabled=true",
+  "config.eviction.enabled=true",
+  "config.egress_rate_limit.default.records_per_second=5000",
+  "config.egress_rate_limit.default.bytes_per_second=8MiB",
+  "config.egress_rate_limit.namespace_budgets.ml.records_per_second=100",
+  "config.egress_rate_limit.namespace_budgets.ml.on_limit=drop",
 ];
 
 const RENDERS: { name: string; sets: string[] }[] = [

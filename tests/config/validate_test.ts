@@ -77,6 +77,18 @@ const DEFAULT_CONFIG: Config = {
     processRankRegex: String.raw`^\[(?:rank|default)(?P<rank>\d+)\]:`,
     maxRegexInputBytes: 4_096,
   },
+  egressRateLimit: { default: null, namespaceBudgets: {}, maxKeys: 1_000 },
+  events: { enabled: false },
+  eviction: {
+    enabled: true,
+    lastLines: 50,
+    maxLineBytes: 4_096,
+    maxContainerBytes: 65_536,
+    maxTotalBytes: 16_777_216,
+    matchWindowMs: 30_000,
+    maxWaitMs: 5_000,
+    dedupTtlMs: 86_400_000,
+  },
 };
 
 function mustValidate(raw: unknown, env: (name: string) => string | undefined = noEnv): Config {
@@ -793,6 +805,16 @@ const PROBLEM_CASES: ProblemCase[] = [
     name: "mode kubeconfig without a kubeconfig",
     raw: { k8s: { mode: "kubeconfig" } },
     want: [["k8s.kubeconfig", "Required when k8s.mode is kubeconfig"]],
+  },
+  {
+    name: "an eviction ring per container larger than all rings together",
+    raw: { eviction: { max_container_size: "1MiB", max_total_size: "512KiB" } },
+    want: [["eviction.max_container_size", "Must be at most eviction.max_total_size (512KiB)"]],
+  },
+  {
+    name: "a remembered line longer than its container's ring",
+    raw: { eviction: { max_line_size: "8KiB", max_container_size: "4KiB" } },
+    want: [["eviction.max_line_size", "Must be at most eviction.max_container_size (4KiB)"]],
   },
 ];
 

@@ -16,7 +16,6 @@ const DOC = "docs/FAILURE-MODES.md";
  * and an entry here must be a row saying "none yet": when the test lands, name it in the row and drop it.
  */
 const PENDING_TESTS: ReadonlyMap<string, string> = new Map([
-  ["Kind RateLimitCardinality", "issue 11 (namespace limiter)"],
   ["Loss drain_deadline", "issue 8 (reader rebuild and loss ledger)"],
   ["Loss vanished_before_open", "issue 8 (reader rebuild and loss ledger)"],
 ]);
@@ -40,7 +39,8 @@ interface Reason {
 
 /**
  * Every loss and drop reason of src/: string literals of `type XLossReason = "a" | "b"` /
- * `type XDropReason = ...` unions and of `X_LOSS_REASONS = [...]` / `X_DROP_REASONS = [...]` lists.
+ * `type XDropReason = ...` unions, of `X_LOSS_REASONS = [...]` / `X_DROP_REASONS = [...]` lists and of
+ * single `X_LOSS_REASON = "a"` / `X_DROP_REASON = "a"` constants.
  */
 export function reasonsInCode(root = join(REPO_ROOT, "src")): Reason[] {
   const out: Reason[] = [];
@@ -56,6 +56,9 @@ export function reasonsInCode(root = join(REPO_ROOT, "src")): Reason[] {
       add(m[1], m[2], file);
     }
     for (const m of text.matchAll(/\bconst\s+(\w*(?:LOSS|DROP)_REASONS)\b[^=]*=\s*\[([^\]]*)\]/g)) {
+      add(m[1], m[2], file);
+    }
+    for (const m of text.matchAll(/\bconst\s+(\w*(?:LOSS|DROP)_REASON)\b[^=]*=\s*("[^"]*")/g)) {
       add(m[1], m[2], file);
     }
   }
