@@ -19,6 +19,10 @@ import { createAgentMetrics } from "../src/telemetry/agent_metrics.ts";
 import { KindTracker } from "../src/telemetry/kinds.ts";
 import { MetricsRegistry } from "../src/telemetry/metrics.ts";
 import { seededRandom } from "./_seeded_random.ts";
+import { loadRe2Engine } from "../src/extract/mod.ts";
+
+// These tests compile patterns with the RE2 engine itself (the agent loads it only when a pattern needs it).
+await loadRe2Engine();
 
 const RECORDS = 1000;
 const CHUNK_RECORDS = 25;

@@ -13,6 +13,7 @@ import { acquireCursorLock, type CursorLock, CursorStore } from "./cursor/mod.ts
 import { Discovery } from "./discovery/mod.ts";
 import { EmittedKeyStore, EvictionJoin, EvictionStage } from "./evict/mod.ts";
 import { buildEnrichment } from "./enrich/mod.ts";
+import { DataloaderExtractor, loadRe2Engine } from "./extract/mod.ts";
 import { Batcher } from "./export/batcher.ts";
 import { OtlpExporter } from "./export/mod.ts";
 import { LossLedger } from "./ledger/mod.ts";
@@ -20,6 +21,7 @@ import { buildEgressBudgets, RATE_LIMIT_DROP_REASON } from "./limit/mod.ts";
 import { type ComponentHealth, Registry } from "./lifecycle/mod.ts";
 import { Progress } from "./progress/mod.ts";
 import type { InstrumentationScope, RecordSink } from "./record.ts";
+import { buildSignalStages } from "./signals/mod.ts";
 import { type ReadGate, Tailer } from "./tailer/mod.ts";
 import { type AgentMetrics, createAgentMetrics } from "./telemetry/agent_metrics.ts";
 import { TelemetryServer } from "./telemetry/http.ts";
@@ -203,6 +205,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const scope: InstrumentationScope = { name: "containerstdout", version: VERSION };
   // Built once the batcher exists (below); detections arrive only after registry.start().
   let evictionStage: EvictionStage | null = null;
+  // re2-wasm (a fixed 16 MiB WebAssembly heap) is loaded only when a dataloader pattern is outside the JS
+  // subset; buildEnrichment does the same for the rank pattern.
+  if (config.dataloader.enabled && DataloaderExtractor.needsRe2(config.dataloader.patterns)) {
+    await loadRe2Engine();
+  }
   let enrichment;
   try {
     enrichment = await buildEnrichment({
@@ -251,12 +258,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     ack: progress.ack,
     metrics,
   });
-  // The last record stage. Stages from other issues (limiter, JSON, eviction join) go between the
-  // assembler and this sink, each built with the next one.
+  // The last record stage. Stages from other issues (limiter, eviction join) go between the assembler
+  // and this sink, each built with the next one.
   const toBatcher: RecordSink = {
     push: (record, origin) => batcher.push(record, origin.fileKey, origin.startOffset, origin.sizeBytes),
   };
-  // Record stages, in DESIGN.md order: assembler -> eviction join -> egress budgets -> batcher.
+  // Record stages, in DESIGN.md order: assembler -> training signals (container rates, dataloader
+  // timings, JSON body) -> eviction join -> egress budgets -> batcher.
   // Egress budgets (issue 11): absent without a budget.
   const budgets = buildEgressBudgets({
     config,
@@ -293,8 +301,26 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       logger,
     });
   }
+  // Training signals (issue 10), before the eviction join so its event records are not counted as lines.
+  let signals;
+  try {
+    signals = buildSignalStages({
+      config,
+      metrics,
+      logger,
+      scope,
+      resourceAttributes: config.nodeName === "" ? {} : { "k8s.node.name": config.nodeName },
+      next: evictionStage ?? afterEviction,
+    });
+  } catch (err) {
+    closeKv();
+    throw new StartupError((err as Error).message, { cause: err });
+  }
+  registryMetrics.onCollect(signals.collect);
+  // Added before the tailer so it stops after it: its last export carries every record's timings.
+  if (signals.metricsExporter !== null) registry.add(signals.metricsExporter);
   const assemblerOptions: RecordAssemblerOptions = {
-    sink: evictionStage ?? afterEviction,
+    sink: signals.head,
     enrichment: enricher,
     scope,
     maxLogSizeBytes: config.maxLogSizeBytes,

@@ -19,6 +19,7 @@ import {
   validateConfig,
 } from "./config/mod.ts";
 import { checkEnrichmentConfig } from "./enrich/mod.ts";
+import { checkDataloaderPatterns, loadRe2Engine } from "./extract/mod.ts";
 import {
   globRoot,
   netHostOfUrl,
@@ -62,10 +63,20 @@ async function main(args: string[]): Promise<number> {
     // Beyond the schema: what only the enrichment stage can check (the RE2 rank pattern compiles,
     // sources and key filters are usable), without connecting anywhere.
     const metrics = createAgentMetrics(new MetricsRegistry());
+    // Every pattern is validated by RE2 here, including those the agent will run on the JS engine.
+    await loadRe2Engine();
     return await runCheckConfig(flags.configPath ?? "", {
       env,
       stdout: print,
-      checkMore: (config) => checkEnrichmentConfig(config, metrics),
+      checkMore: (config) => [
+        ...checkEnrichmentConfig(config, metrics),
+        ...(config.dataloader.enabled
+          ? checkDataloaderPatterns(config.dataloader.patterns, {
+            maxInputBytes: config.dataloader.maxInputBytes,
+            metrics,
+          })
+          : []),
+      ],
     });
   }
 

@@ -10,8 +10,26 @@ export type Stream = "stdout" | "stderr";
 /** Seconds and nanoseconds since the Unix epoch, the shape the OTLP serializer reads. */
 export type HrTime = [seconds: number, nanos: number];
 
-/** An OTLP attribute value as the serializer accepts it. */
-export type AttrValue = string | number | boolean | AttrValue[] | { [key: string]: AttrValue };
+/**
+ * An OTLP AnyValue. How numbers map to the wire (issue 10; the encoder honours it):
+ * - `number`: `int_value` when `Number.isInteger(value)` (and within int64), else `double_value`;
+ * - `bigint`: `int_value`, exact (an int64 beyond 2^53, e.g. from a JSON body; always within int64);
+ * - a one-element `Float64Array`: `double_value` of element 0. It marks a double whose value happens to
+ *   be integral (`1.0` in JSON, a `data_time: 2` timing), which a plain number would send as an int;
+ * - `null` (a JSON null): an empty AnyValue;
+ * - arrays are `array_value`, plain objects `kvlist_value`.
+ * Neither `bigint` nor `Float64Array` can come out of `JSON.parse`, so the markers never collide with
+ * parsed data.
+ */
+export type AttrValue =
+  | string
+  | number
+  | boolean
+  | null
+  | bigint
+  | Float64Array
+  | AttrValue[]
+  | { [key: string]: AttrValue };
 
 /** Attributes keyed by their OTel name. */
 export type Attributes = Record<string, AttrValue>;
@@ -118,3 +136,10 @@ export interface PodLogPath {
   /** `<ns>_<pod>_<uid>/<container>`: one key per container directory. */
   readonly containerKey: string;
 }
+
+/** The record attribute names of training attribution (OTel `gen_ai.training.*`), set by enrich/. */
+export const RANK_ATTRIBUTE = "gen_ai.training.rank";
+/** See {@linkcode RANK_ATTRIBUTE}. */
+export const RANK_SOURCE_ATTRIBUTE = "gen_ai.training.rank.source";
+/** See {@linkcode RANK_ATTRIBUTE}. */
+export const JOB_ID_ATTRIBUTE = "gen_ai.training.job_id";

@@ -187,3 +187,32 @@ Deno.test("main --check-config rejects a rank pattern RE2 cannot compile (lookah
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("main --check-config rejects a dataloader pattern RE2 cannot compile and one without a timing group", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/c.yaml`,
+      "dataloader:\n  patterns:\n" +
+        '    - "wait=(?P<data_time_s>\\\\d+)"\n' +
+        '    - "(?=x)step=(?P<iter_time_s>\\\\d+)"\n' +
+        '    - "loss=(?P<loss>\\\\d+)"\n',
+    );
+    const r = await runMain(["--check-config", `${dir}/c.yaml`]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      /^dataloader\.patterns\[2\]: Pattern needs a named group data_time_s or iter_time_s/m,
+    );
+    await Deno.writeTextFile(
+      `${dir}/d.yaml`,
+      'dataloader:\n  patterns: ["wait=(?P<data_time_s>\\\\d+)", "(?=x)step=(?P<iter_time_s>\\\\d+)"]\n',
+    );
+    const d = await runMain(["--check-config", `${dir}/d.yaml`]);
+    assert.equal(d.code, 2, d.stdout + d.stderr);
+    assert.match(d.stdout, /^dataloader\.patterns\[1\]: Invalid RE2 pattern/m);
+    assert.doesNotMatch(d.stdout, /patterns\[0\]/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

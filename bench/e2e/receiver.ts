@@ -310,11 +310,12 @@ export class Receiver implements AsyncDisposable {
           this.#unexpected("bad_stream", pathText, stream, record.timeUnixNano, record.body);
           continue;
         }
-        if (typeof record.body !== "string") {
+        const body = bodyText(record.body);
+        if (body === null) {
           this.#unexpected("bad_body", pathText, stream, record.timeUnixNano, record.body);
           continue;
         }
-        this.#checkRecord(file, stream, pathText, record.timeUnixNano, record.body, receivedAtMs);
+        this.#checkRecord(file, stream, pathText, record.timeUnixNano, body, receivedAtMs);
       }
     }
   }
@@ -372,5 +373,22 @@ export class Receiver implements AsyncDisposable {
       timeUnixNano: String(timeUnixNano),
       bodyPrefix: detail.slice(0, 160),
     });
+  }
+}
+
+/**
+ * The body as the generator wrote it: a string body as is; a JSON object body the agent splat into a map
+ * (`json.mode: body`, the default) as its compact JSON text, which is the generated line (the generator
+ * writes `JSON.stringify` output with no level or time keys). Null for anything else.
+ */
+function bodyText(body: unknown): string | null {
+  if (typeof body === "string") return body;
+  if (body === null || typeof body !== "object" || Array.isArray(body) || body instanceof Uint8Array) {
+    return null;
+  }
+  try {
+    return JSON.stringify(body);
+  } catch {
+    return null; // a bigint: not something the generator writes
   }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { MAX_DATALOADER_PATTERN_LENGTH } from "./dataloader_patterns.ts";
 import type { OptionFormat } from "./schema.ts";
 import type { ConfigProblem } from "./validate.ts";
 
@@ -43,6 +44,7 @@ const ELEMENT_CHECKS = {
   metadata_key_or_regex: checkMetadataKeyOrRegex,
   rank_source: (entry: string) => checkSource(entry, true),
   job_id_source: (entry: string) => checkSource(entry, false),
+  dataloader_regex: checkDataloaderRegex,
 } satisfies Partial<Record<OptionFormat, (element: string) => string | undefined>>;
 
 const SINGLE_CHECKS = {
@@ -131,6 +133,17 @@ function checkRankRegex(pattern: string): string | undefined {
   }
   if (!pattern.includes("(?P<rank>") && !pattern.includes("(?<rank>")) {
     return "Pattern needs a named group rank, like (?P<rank>\\d+)";
+  }
+  return undefined;
+}
+
+function checkDataloaderRegex(pattern: string): string | undefined {
+  if (pattern === "") return "Must not be empty";
+  if (pattern.length > MAX_DATALOADER_PATTERN_LENGTH) {
+    return `Pattern longer than ${MAX_DATALOADER_PATTERN_LENGTH} characters (${pattern.length})`;
+  }
+  if (!/\(\?P?<(?:data_time_s|iter_time_s)>/.test(pattern)) {
+    return "Pattern needs a named group data_time_s or iter_time_s, like (?P<data_time_s>\\d+(?:\\.\\d+)?)";
   }
   return undefined;
 }

@@ -70,6 +70,8 @@ const RULES = `## Rules across options
   \`annotation:<key>\`; \`attribution.job_id_source\` takes the same without \`body\`. No duplicates.
 - \`attribution.process_rank_regex\` is non-empty, at most 1024 characters and has a group named \`rank\`
   (\`(?P<rank>...)\` or \`(?<rank>...)\`); it is compiled as RE2 at startup.
+- \`dataloader.patterns\` entries are non-empty, at most 512 characters, and have a group named
+  \`data_time_s\` or \`iter_time_s\`; \`--check-config\` and startup compile each as RE2.
 - \`include\`/\`exclude\` are absolute patterns with \`*\`, \`**\` (a whole segment) and \`?\` only;
   \`namespaces.*\` entries are namespace names, optionally with \`*\`.
 - \`k8s.pod_labels\`/\`k8s.pod_annotations\` entries are metadata keys (\`[prefix/]name\`) or \`/regex/\`.

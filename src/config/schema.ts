@@ -5,6 +5,8 @@
  * @module
  */
 
+import { DEFAULT_DATALOADER_PATTERNS } from "./dataloader_patterns.ts";
+
 /** How the value of an option is written in YAML and checked. */
 export type OptionType =
   | "string"
@@ -33,6 +35,7 @@ export type OptionFormat =
   | "job_id_source"
   | "http_headers"
   | "rank_regex"
+  | "dataloader_regex"
   | "otlp_endpoint";
 
 /** A default as it would be written in YAML. */
@@ -148,6 +151,11 @@ export interface Config {
     processRankRegex: string;
     maxRegexInputBytes: number;
   };
+  // Training signals (issue 10)
+  json: { enabled: boolean; mode: "body" | "attributes"; maxDepth: number; maxKeys: number };
+  dataloader: { enabled: boolean; patterns: readonly string[]; maxInputBytes: number };
+  metricsExport: { enabled: boolean; intervalMs: number };
+  signals: { maxRankSeries: number; maxContainerSeries: number; rateWindowMs: number };
   egressRateLimit: {
     default: RateBudget | null;
     namespaceBudgets: Readonly<Record<string, RateBudget>>;
@@ -670,6 +678,110 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = [
     min: "64B",
     max: "1MiB",
     doc: "Longest body prefix handed to the RE2 engine",
+  },
+  // Training signals (issue 10): JSON bodies, dataloader timings, rates, metrics export
+  {
+    key: "json.enabled",
+    field: "json.enabled",
+    type: "bool",
+    default: true,
+    doc: "Parse bodies that are one JSON object into structured data (others stay text, counted by reason)",
+  },
+  {
+    key: "json.mode",
+    field: "json.mode",
+    type: "enum",
+    default: "body",
+    values: ["body", "attributes"],
+    doc: "`body`: the object becomes a map body; `attributes`: text body, top-level fields as attributes",
+  },
+  {
+    key: "json.max_depth",
+    field: "json.maxDepth",
+    type: "int",
+    default: 8,
+    min: 1,
+    max: 64,
+    doc: "Nesting levels kept; deeper objects and arrays become their JSON text (counted)",
+  },
+  {
+    key: "json.max_keys",
+    field: "json.maxKeys",
+    type: "int",
+    default: 128,
+    min: 1,
+    max: 100_000,
+    doc: "Object entries plus array elements kept per body (all levels); the rest is dropped (counted)",
+  },
+  {
+    key: "dataloader.enabled",
+    field: "dataloader.enabled",
+    type: "bool",
+    default: true,
+    doc: "Extract dataloader timings (data_time_s, iter_time_s) from bodies into attributes and summaries",
+  },
+  {
+    key: "dataloader.patterns",
+    field: "dataloader.patterns",
+    type: "string_list",
+    default: DEFAULT_DATALOADER_PATTERNS,
+    format: "dataloader_regex",
+    doc: "RE2 patterns with a group `data_time_s` and/or `iter_time_s` (seconds); docs/training-signals.md",
+  },
+  {
+    key: "dataloader.max_input_size",
+    field: "dataloader.maxInputBytes",
+    type: "size",
+    default: "4KiB",
+    unit: "bytes",
+    min: "64B",
+    max: "1MiB",
+    doc: "Longest body prefix handed to a dataloader pattern",
+  },
+  {
+    key: "exporter.metrics",
+    field: "metricsExport.enabled",
+    type: "bool",
+    default: false,
+    doc: "Also post the training-signal metrics as OTLP to `<endpoint>/v1/metrics`",
+  },
+  {
+    key: "exporter.metrics_interval",
+    field: "metricsExport.intervalMs",
+    type: "duration",
+    default: "30s",
+    unit: "ms",
+    min: "1s",
+    max: "1h",
+    doc: "Period of the OTLP metrics export (values are cumulative)",
+  },
+  {
+    key: "signals.max_rank_series",
+    field: "signals.maxRankSeries",
+    type: "int",
+    default: 512,
+    min: 1,
+    max: 100_000,
+    doc: "Most (job, rank) series of dataloader summaries; later ones share job=rank=`other` (counted)",
+  },
+  {
+    key: "signals.max_container_series",
+    field: "signals.maxContainerSeries",
+    type: "int",
+    default: 1000,
+    min: 1,
+    max: 100_000,
+    doc: "Most containers with their own line and byte rate series; later ones share `other` (counted)",
+  },
+  {
+    key: "signals.rate_window",
+    field: "signals.rateWindowMs",
+    type: "duration",
+    default: "10s",
+    unit: "ms",
+    min: "1s",
+    max: "10m",
+    doc: "Shortest window the per-container rates are computed over",
   },
   // Egress budgets per namespace (issue 11). Budget fields: records_per_second, bytes_per_second,
   // burst_records, burst_bytes, on_limit (docs/configuration.md, "Rules across options").

@@ -8,7 +8,7 @@
 
 import type { Config } from "../config/mod.ts";
 import { compileNamePattern } from "../discovery/mod.ts";
-import { Re2CompileError, Re2Fields } from "../extract/mod.ts";
+import { loadRe2Engine, patternNeedsRe2, Re2CompileError, Re2Fields } from "../extract/mod.ts";
 import {
   ApiServerClient,
   createHttpClient,
@@ -98,6 +98,8 @@ export function checkEnrichmentConfig(config: Config, metrics: AgentMetrics): En
  */
 export async function buildEnrichment(options: BuildEnrichmentOptions): Promise<Enrichment> {
   const { config, logger } = options;
+  // re2-wasm is loaded only when the rank pattern is outside the JS subset (it costs ~21 MiB of RSS).
+  if (patternNeedsRe2(config.attribution.processRankRegex)) await loadRe2Engine();
   const { rank, sourcesRead } = attribution(config, options.metrics);
   const labels = keyFilter(config.k8s.podLabels, "k8s.pod_labels");
   const annotations = keyFilter(config.k8s.podAnnotations, "k8s.pod_annotations");

@@ -1,5 +1,6 @@
 /**
- * Writes OTLP AnyValue and KeyValue fields (common/v1) by otlp-transformer's type rules, with attribute
+ * Writes OTLP AnyValue and KeyValue fields (common/v1) by otlp-transformer's type rules (plus the
+ * `bigint` and `Float64Array` number markers of record.ts, which it does not know), with attribute
  * keys pre-encoded once and repeating string attributes of records copied from a per-key cache; and
  * bytes bodies as `string_value`, validated as UTF-8 where they land in the output.
  *
@@ -111,6 +112,23 @@ export class AnyValueWriter {
       w.byte(2);
       w.byte(0x10); // bool_value (2)
       w.byte(value ? 1 : 0);
+      return;
+    }
+    // The number markers of record.ts (issue 10), which otlp-transformer does not know: a bigint is an
+    // exact int64, a one-element Float64Array a double whose value happens to be integral.
+    if (typeof value === "bigint") {
+      w.ensure(2);
+      const slot = w.reserveLength(1);
+      w.byte(0x18); // int_value (3)
+      w.int64Big(value);
+      w.buf[slot] = w.pos - slot - 1;
+      return;
+    }
+    if (value instanceof Float64Array) {
+      w.ensure(10);
+      w.byte(9);
+      w.byte(0x21); // double_value (4)
+      w.double(value[0]);
       return;
     }
     if (value instanceof Uint8Array) {

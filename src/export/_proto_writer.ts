@@ -139,6 +139,23 @@ export class ProtoWriter {
     this.pos = p;
   }
 
+  /** A varint of a bigint as 64-bit two's complement (an exact int64 from a JSON body, issue 10). */
+  int64Big(value: bigint): void {
+    const u = BigInt.asUintN(64, value);
+    let low = Number(u & 0xffffffffn);
+    let high = Number(u >> 32n);
+    this.ensure(10);
+    const buf = this.buf;
+    let p = this.pos;
+    while (high > 0 || low > 0x7f) {
+      buf[p++] = (low & 0x7f) | 0x80;
+      low = ((low >>> 7) | (high << 25)) >>> 0;
+      high >>>= 7;
+    }
+    buf[p++] = low & 0x7f;
+    this.pos = p;
+  }
+
   /** A fixed32 (little-endian); ensures room. */
   fixed32(v: number): void {
     this.ensure(4);

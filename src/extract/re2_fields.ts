@@ -12,7 +12,7 @@
  * @module
  */
 
-import { RE2 } from "re2-wasm";
+import type { RE2 } from "re2-wasm";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import { toError } from "../telemetry/log.ts";
 import {
@@ -53,7 +53,35 @@ export interface Re2FieldsOptions {
    * engine, which gives the same matches ~30x faster; `re2` always uses RE2. @default "auto"
    */
   engine?: "auto" | "re2";
+  /**
+   * A JS RegExp known to match exactly like `pattern` and in linear time, for a pattern outside the
+   * subset the static analysis recognises (the default dataloader patterns; their equivalence is
+   * checked against RE2 by a property test). Used when `engine` is `auto`. @default none
+   */
+  jsEquivalent?: RegExp;
   metrics: Pick<AgentMetrics, "re2Calls" | "re2InputsCapped" | "re2Failures">;
+}
+
+/**
+ * The RE2 constructor, loaded on demand: importing re2-wasm reserves its fixed 16 MiB WebAssembly heap (about
+ * +21 MiB RSS), which a run whose patterns all take the JS path never needs.
+ */
+let re2Engine: typeof RE2 | null = null;
+
+/**
+ * Loads the RE2 engine. Call once at startup, before compiling a pattern that needs it (see
+ * {@linkcode patternNeedsRe2}) or to validate every pattern with RE2 (`--check-config`).
+ */
+export async function loadRe2Engine(): Promise<void> {
+  re2Engine ??= (await import("re2-wasm")).RE2;
+}
+
+/**
+ * Whether `pattern` needs the RE2 engine at run time: false when a JS RegExp provably matches the same in
+ * linear time (the subset {@linkcode Re2Fields.engine} describes) or `hasJsEquivalent` says one is known.
+ */
+export function patternNeedsRe2(pattern: string, hasJsEquivalent = false): boolean {
+  return !hasJsEquivalent && linearJsEquivalent(pattern) === null;
 }
 
 // Upper bound for maxInputBytes: far below the input size (~6 MB) that aborts the engine.
@@ -75,19 +103,25 @@ export class Re2Fields {
    * compiles and validates every pattern.
    */
   readonly engine: "re2" | "js";
-  #re: RE2;
+  /** Null only when the JS engine serves the pattern and RE2 was never loaded. */
+  #re: RE2 | null;
   #js: RegExp | null;
   #maxInputBytes: number;
   #scratch: Uint8Array;
   #encoder = new TextEncoder();
   #metrics: Re2FieldsOptions["metrics"];
 
-  private constructor(pattern: string, re: RE2, groupNames: string[], options: Re2FieldsOptions) {
+  private constructor(
+    pattern: string,
+    engines: { re: RE2 | null; js: RegExp | null },
+    groupNames: string[],
+    options: Re2FieldsOptions,
+  ) {
     this.pattern = pattern;
     this.groupNames = groupNames;
     this.prefilter = derivePrefilter(pattern);
-    this.#re = re;
-    this.#js = options.engine === "re2" ? null : linearJsEquivalent(pattern);
+    this.#re = engines.re;
+    this.#js = engines.js;
     this.engine = this.#js === null ? "re2" : "js";
     this.#maxInputBytes = options.maxInputBytes;
     this.#scratch = new Uint8Array(options.maxInputBytes);
@@ -95,7 +129,9 @@ export class Re2Fields {
   }
 
   /**
-   * Compiles `pattern` once. Call at startup only: the engine never frees a compiled pattern.
+   * Compiles `pattern` once. Call at startup only: the engine never frees a compiled pattern. When RE2 is
+   * loaded ({@linkcode loadRe2Engine}) every pattern is validated by it; when it is not, a pattern the JS
+   * engine serves is accepted without it and any other pattern is refused (`engine_error`).
    * @throws {Re2CompileError} when the pattern is too long, does not compile, or lacks a required group
    * @example
    * ```ts
@@ -116,7 +152,8 @@ export class Re2Fields {
         `input cap must be 1..${MAX_RE2_INPUT_BYTES} bytes, got ${cap}`,
       );
     }
-    const re = compileEngine(pattern);
+    const js = options.engine === "re2" ? null : options.jsEquivalent ?? linearJsEquivalent(pattern);
+    const re = js !== null && re2Engine === null ? null : compileEngine(pattern);
     const groupNames = scanGroupNames(pattern);
     for (const group of options.requiredGroups ?? []) {
       if (!groupNames.includes(group)) {
@@ -127,7 +164,7 @@ export class Re2Fields {
         );
       }
     }
-    return new Re2Fields(pattern, re, groupNames, options);
+    return new Re2Fields(pattern, { re, js }, groupNames, options);
   }
 
   /** The pre-filter alone: false means the pattern cannot match `input`. */
@@ -153,7 +190,8 @@ export class Re2Fields {
     this.#metrics.re2Calls.inc();
     let match: ReturnType<RE2["exec"]>;
     try {
-      match = this.#re.exec(capped);
+      // Not null here: a pattern without a JS engine was compiled by RE2 (see compile).
+      match = this.#re!.exec(capped);
     } catch {
       // A wasm abort (heap exhausted): counted in re2_failures_total; the record keeps its body as is.
       this.#metrics.re2Failures.inc();
@@ -185,8 +223,15 @@ export class Re2Fields {
 }
 
 function compileEngine(pattern: string): RE2 {
+  if (re2Engine === null) {
+    throw new Re2CompileError(
+      "engine_error",
+      pattern,
+      "the RE2 engine is not loaded (startup calls loadRe2Engine() for patterns outside the JS subset)",
+    );
+  }
   try {
-    return new RE2(pattern, "u");
+    return new re2Engine(pattern, "u");
   } catch (thrown) {
     const message = toError(thrown).message;
     if (thrown instanceof SyntaxError) {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Counter, Gauge, MetricsRegistry } from "./metrics.ts";
+import type { Counter, Gauge, Histogram, MetricsRegistry } from "./metrics.ts";
 
 /** Every metric of the agent. Label values are closed string unions documented per metric. */
 export interface AgentMetrics {
@@ -65,6 +65,19 @@ export interface AgentMetrics {
   re2Calls: Counter;
   re2InputsCapped: Counter;
   re2Failures: Counter;
+  // training signals (issue 10): JSON bodies, dataloader timings, per-container rates
+  jsonParsed: Counter;
+  jsonSkipped: Counter;
+  jsonCut: Counter;
+  jsonKeptKeys: Counter;
+  dataloaderMatches: Counter;
+  trainingDataTime: Histogram;
+  trainingIterTime: Histogram;
+  trainingInputBoundRatio: Gauge;
+  signalSeriesOverflow: Counter;
+  containerLinesRate: Gauge;
+  containerBytesRate: Gauge;
+  metricsExportRequests: Counter;
   // egress budgets per namespace (issue 11); namespace label values bounded (src/limit/namespace_limiter.ts)
   ratelimitDroppedRecords: Counter;
   ratelimitDroppedBytes: Counter;
@@ -182,6 +195,7 @@ export function createAgentMetrics(registry: MetricsRegistry): AgentMetrics {
     re2Calls: c("re2_calls_total", "Calls into the RE2 engine (after the literal pre-filter)"),
     re2InputsCapped: c("re2_inputs_capped_total", "RE2 inputs cut to the input length cap"),
     re2Failures: c("re2_failures_total", "RE2 calls that failed inside the engine; treated as no match"),
+    ...signalMetrics(registry),
     ratelimitDroppedRecords: c(
       "ratelimit_dropped_records_total",
       "Records dropped over an on_limit: drop budget (by namespace; the first 20 limited, the rest _other)",
@@ -262,5 +276,103 @@ export function createAgentMetrics(registry: MetricsRegistry): AgentMetrics {
       ],
     ),
     buildInfo: g("build_info", "Always 1; the version label names the agent build", ["version"]),
+  };
+}
+
+/** Upper bounds (seconds) of the dataloader timing histograms: 1 ms .. 10 s. */
+export const TRAINING_TIME_BUCKETS_S: readonly number[] = [
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+];
+
+type SignalMetricNames =
+  | "jsonParsed"
+  | "jsonSkipped"
+  | "jsonCut"
+  | "jsonKeptKeys"
+  | "dataloaderMatches"
+  | "trainingDataTime"
+  | "trainingIterTime"
+  | "trainingInputBoundRatio"
+  | "signalSeriesOverflow"
+  | "containerLinesRate"
+  | "containerBytesRate"
+  | "metricsExportRequests";
+
+/** The training-signal block (issue 10). Per-series labels are bounded by the signals.* ceilings. */
+function signalMetrics(registry: MetricsRegistry): Pick<AgentMetrics, SignalMetricNames> {
+  const c = (name: string, help: string, labels: string[] = []): Counter =>
+    registry.counter(`containerstdout_${name}`, help, labels);
+  const g = (name: string, help: string, labels: string[] = []): Gauge =>
+    registry.gauge(`containerstdout_${name}`, help, labels);
+  const rank = ["job", "rank"];
+  const container = ["namespace", "pod", "container"];
+  return {
+    jsonParsed: c("json_parsed_total", "Record bodies parsed as JSON objects"),
+    jsonSkipped: c(
+      "json_skipped_total",
+      "Record bodies left as text: not_object, malformed, trailing_text, invalid_utf8",
+      ["reason"],
+    ),
+    jsonCut: c(
+      "json_cut_total",
+      "JSON values cut: depth (containers past json.max_depth), keys (past json.max_keys), " +
+        "attribute_collision (a field named like an agent attribute)",
+      ["reason"],
+    ),
+    jsonKeptKeys: c(
+      "json_kept_keys_total",
+      "JSON level or time keys kept because their value named no severity or time (by field)",
+      ["field"],
+    ),
+    dataloaderMatches: c("dataloader_matches_total", "Records that carried a dataloader timing"),
+    trainingDataTime: registry.histogram(
+      "containerstdout_training_dataloader_data_time_seconds",
+      "Dataloader wait per step (data_time_s) by job and rank; job=rank=other past signals.max_rank_series",
+      rank,
+      TRAINING_TIME_BUCKETS_S,
+    ),
+    trainingIterTime: registry.histogram(
+      "containerstdout_training_dataloader_iter_time_seconds",
+      "Iteration time per step (iter_time_s) by job and rank; job=rank=other past signals.max_rank_series",
+      rank,
+      TRAINING_TIME_BUCKETS_S,
+    ),
+    trainingInputBoundRatio: g(
+      "training_dataloader_input_bound_ratio",
+      "Sum of data time over sum of iteration time by job and rank (1: the rank waits on input)",
+      rank,
+    ),
+    signalSeriesOverflow: c(
+      "signal_series_overflow_total",
+      "Observations folded into the other series because a signals.* series ceiling was reached (by signal)",
+      ["signal"],
+    ),
+    containerLinesRate: g(
+      "container_lines_per_second",
+      "Records per second read from each container over the last rate window",
+      container,
+    ),
+    containerBytesRate: g(
+      "container_read_bytes_per_second",
+      "Log file bytes per second read from each container over the last rate window",
+      container,
+    ),
+    metricsExportRequests: c(
+      "metrics_export_requests_total",
+      "OTLP metrics export requests (by outcome: ok, http_error, network_error)",
+      ["outcome"],
+    ),
   };
 }

@@ -14,7 +14,7 @@ export interface Series {
 export interface Metric {
   readonly name: string;
   readonly help: string;
-  readonly type: "counter" | "gauge";
+  readonly type: "counter" | "gauge" | "histogram";
   /** Appends this metric's exposition lines. */
   render(out: string[]): void;
 }
@@ -59,6 +59,11 @@ abstract class LabelledMetric implements Metric {
       this.#series.set(key, entry);
     }
     return entry.series;
+  }
+
+  /** Removes the series with these label values (e.g. a container that is gone). */
+  remove(...values: string[]): void {
+    this.#series.delete(values.join("\u0000"));
   }
 
   /** The current value of one series (0 when it was never touched). */
@@ -109,6 +114,75 @@ export class Gauge extends LabelledMetric {
   }
 }
 
+/** The state of one histogram series: per-bucket (not cumulative) counts, then the +Inf bucket. */
+export interface HistogramState {
+  /** `bounds.length + 1` counts: observations in (bound[i-1], bound[i]], the last one above every bound. */
+  readonly bucketCounts: readonly number[];
+  readonly count: number;
+  readonly sum: number;
+}
+
+/**
+ * A labelled histogram whose series are set from a snapshot (the owner keeps the state and copies it
+ * in before a render), so the same state can also be exported as OTLP.
+ */
+export class Histogram implements Metric {
+  readonly type = "histogram" as const;
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  /** Upper bounds of the finite buckets, ascending. */
+  readonly bounds: readonly number[];
+  #series = new Map<string, { labels: readonly string[]; state: HistogramState }>();
+
+  constructor(name: string, help: string, labelNames: readonly string[], bounds: readonly number[]) {
+    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new Error(`Invalid metric name: ${name}`);
+    if (labelNames.includes("le")) throw new Error(`Histogram ${name} cannot use the label le`);
+    this.name = name;
+    this.help = help;
+    this.labelNames = labelNames;
+    this.bounds = bounds;
+  }
+
+  /** Sets one series. @throws {Error} when the counts do not match the buckets */
+  set(state: HistogramState, ...values: string[]): void {
+    if (values.length !== this.labelNames.length || state.bucketCounts.length !== this.bounds.length + 1) {
+      throw new Error(
+        `Histogram ${this.name}: ${values.length} labels, ${state.bucketCounts.length} buckets`,
+      );
+    }
+    this.#series.set(values.join("\u0000"), { labels: values, state });
+  }
+
+  /** Removes one series. */
+  remove(...values: string[]): void {
+    this.#series.delete(values.join("\u0000"));
+  }
+
+  /** The state of one series, or undefined. */
+  get(...values: string[]): HistogramState | undefined {
+    return this.#series.get(values.join("\u0000"))?.state;
+  }
+
+  render(out: string[]): void {
+    out.push(`# HELP ${this.name} ${this.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
+    out.push(`# TYPE ${this.name} histogram`);
+    for (const { labels, state } of this.#series.values()) {
+      const pairs = labels.map((v, i) => `${this.labelNames[i]}="${escapeLabelValue(v)}"`);
+      const prefix = pairs.length === 0 ? "" : pairs.join(",") + ",";
+      let cumulative = 0;
+      for (let i = 0; i <= this.bounds.length; i++) {
+        cumulative += state.bucketCounts[i];
+        const le = i < this.bounds.length ? formatNumber(this.bounds[i]) : "+Inf";
+        out.push(`${this.name}_bucket{${prefix}le="${le}"} ${cumulative}`);
+      }
+      const braces = pairs.length === 0 ? "" : `{${pairs.join(",")}}`;
+      out.push(`${this.name}_sum${braces} ${formatNumber(state.sum)}`);
+      out.push(`${this.name}_count${braces} ${state.count}`);
+    }
+  }
+}
+
 /** Holds every metric of the agent and renders them for `/metrics`. */
 export class MetricsRegistry {
   #metrics = new Map<string, Metric>();
@@ -122,6 +196,11 @@ export class MetricsRegistry {
   /** Registers a gauge; names must be unique. */
   gauge(name: string, help: string, labelNames: readonly string[] = []): Gauge {
     return this.#add(new Gauge(name, help, labelNames));
+  }
+
+  /** Registers a histogram; names must be unique. */
+  histogram(name: string, help: string, labelNames: readonly string[], bounds: readonly number[]): Histogram {
+    return this.#add(new Histogram(name, help, labelNames, bounds));
   }
 
   /** Runs `collect` right before every render (for gauges read from elsewhere). */

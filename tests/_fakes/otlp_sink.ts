@@ -16,6 +16,7 @@
  */
 
 import { type DecodedRecord, decodeLogsRequest, encodeLogsResponse } from "./otlp_decode.ts";
+import { type DecodedResourceMetrics, decodeMetricsRequest } from "./otlp_metrics_decode.ts";
 
 /** How the sink answers one request. */
 export type SinkAnswer =
@@ -88,8 +89,17 @@ export interface OtlpSink extends AsyncDisposable {
   readonly records: readonly SinkRecord[];
   /** Every request received, in arrival order. */
   readonly requests: readonly SinkRequest[];
-  /** Changes how the following requests are answered. */
+  /** The plain (gunzipped) protobuf of every /v1/logs request answered 2xx, for typed decoding. */
+  readonly logsRequestBodies: readonly Uint8Array[];
+  /** Every request decoded on POST /v1/metrics (always answered 200), in arrival order. */
+  readonly metricsRequests: readonly DecodedResourceMetrics[][];
+  /** Changes how the following requests are answered (on /v1/logs). */
   respondWith(mode: SinkMode): void;
+  /** Resolves once a metrics request satisfies `isDone`; rejects after the timeout. */
+  waitForMetrics(
+    isDone: (request: DecodedResourceMetrics[]) => boolean,
+    options?: WaitOptions,
+  ): Promise<void>;
   /** Resolves once at least `count` records are stored; rejects after the timeout saying how many came. */
   waitForRecords(count: number, options?: WaitOptions): Promise<void>;
   /**
@@ -117,6 +127,8 @@ async function gunzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
 class Sink implements OtlpSink {
   readonly records: SinkRecord[] = [];
   readonly requests: SinkRequest[] = [];
+  readonly metricsRequests: DecodedResourceMetrics[][] = [];
+  readonly logsRequestBodies: Uint8Array[] = [];
   #mode: SinkMode;
   #server: Deno.HttpServer<Deno.NetAddr>;
   #closing = new AbortController();
@@ -155,6 +167,15 @@ class Sink implements OtlpSink {
     return this.#waitFor(() => this.requests.length >= count, options, () => {
       return `Timed out waiting for OTLP requests: wanted ${count}, got ${this.requests.length} ` +
         `(statuses ${this.#statusSummary()})`;
+    });
+  }
+
+  waitForMetrics(
+    isDone: (request: DecodedResourceMetrics[]) => boolean,
+    options: WaitOptions = {},
+  ): Promise<void> {
+    return this.#waitFor(() => this.metricsRequests.some(isDone), options, () => {
+      return `Timed out waiting for an OTLP metrics request: got ${this.metricsRequests.length}, none matched`;
     });
   }
 
@@ -215,6 +236,7 @@ class Sink implements OtlpSink {
 
   async #handle(request: Request): Promise<Response> {
     const path = new URL(request.url).pathname;
+    if (path === "/v1/metrics" && request.method === "POST") return await this.#handleMetrics(request);
     if (path !== "/v1/logs") return await drained(request, new Response("not found", { status: 404 }));
     if (request.method !== "POST") {
       return await drained(request, new Response("method not allowed", { status: 405 }));
@@ -250,6 +272,7 @@ class Sink implements OtlpSink {
     }
     entry.status = answer.status;
     if (answer.status >= 200 && answer.status < 300) {
+      this.logsRequestBodies.push(isGzip ? await gunzip(body) : body);
       for (const record of decoded) this.records.push({ ...record, requestIndex: index });
       const payload = encodeLogsResponse(answer.rejected ?? 0, answer.message ?? "");
       const headers = { "content-type": "application/x-protobuf", ...answer.headers };
@@ -258,6 +281,26 @@ class Sink implements OtlpSink {
     const headers = new Headers(answer.headers);
     if (answer.retryAfterSeconds !== undefined) headers.set("retry-after", String(answer.retryAfterSeconds));
     return this.#answered(entry, new Response(answer.body ?? "", { status: answer.status, headers }));
+  }
+
+  async #handleMetrics(request: Request): Promise<Response> {
+    try {
+      const body = new Uint8Array(await request.arrayBuffer());
+      const isGzip = request.headers.get("content-encoding") === "gzip";
+      this.metricsRequests.push(decodeMetricsRequest(isGzip ? await gunzip(body) : body));
+    } catch (thrown) {
+      return new Response(
+        `Cannot decode OTLP metrics: ${thrown instanceof Error ? thrown.message : thrown}`,
+        {
+          status: 400,
+        },
+      );
+    }
+    this.#notify();
+    return new Response(new Uint8Array(), {
+      status: 200,
+      headers: { "content-type": "application/x-protobuf" },
+    });
   }
 
   /** The request's records flattened, or why the request is refused. */

@@ -144,6 +144,9 @@ const EVERY_FEATURE_ON = [
   "config.egress_rate_limit.default.bytes_per_second=8MiB",
   "config.egress_rate_limit.namespace_budgets.ml.records_per_second=100",
   "config.egress_rate_limit.namespace_budgets.ml.on_limit=drop",
+  "config.json.mode=attributes",
+  "config.dataloader.enabled=true",
+  "config.exporter.metrics=true",
 ];
 
 const RENDERS: { name: string; sets: string[] }[] = [

@@ -77,6 +77,18 @@ const DEFAULT_CONFIG: Config = {
     processRankRegex: String.raw`^\[(?:rank|default)(?P<rank>\d+)\]:`,
     maxRegexInputBytes: 4_096,
   },
+  json: { enabled: true, mode: "body", maxDepth: 8, maxKeys: 128 },
+  dataloader: {
+    enabled: true,
+    patterns: [
+      String.raw`data_time(?:_s)?"?[ \t]*[=:][ \t]*(?P<data_time_s>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)`,
+      String.raw`iter_time(?:_s)?"?[ \t]*[=:][ \t]*(?P<iter_time_s>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)`,
+      String.raw` "?time"?[ \t]*[=:][ \t]*(?P<iter_time_s>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)`,
+    ],
+    maxInputBytes: 4_096,
+  },
+  metricsExport: { enabled: false, intervalMs: 30_000 },
+  signals: { maxRankSeries: 512, maxContainerSeries: 1_000, rateWindowMs: 10_000 },
   egressRateLimit: { default: null, namespaceBudgets: {}, maxKeys: 1_000 },
   events: { enabled: false },
   eviction: {

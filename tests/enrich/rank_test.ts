@@ -11,6 +11,10 @@ import type { Attributes } from "../../src/record.ts";
 import { createAgentMetrics } from "../../src/telemetry/agent_metrics.ts";
 import { MetricsRegistry } from "../../src/telemetry/metrics.ts";
 import { makePod, type MakePodOptions } from "../_fakes/apiserver.ts";
+import { loadRe2Engine } from "../../src/extract/mod.ts";
+
+// These tests compile patterns with the RE2 engine itself (the agent loads it only when a pattern needs it).
+await loadRe2Engine();
 
 const DEFAULT_RANK_SOURCES = [
   "body",

@@ -10,6 +10,10 @@
 import { Re2Fields } from "../../src/extract/mod.ts";
 import { createAgentMetrics } from "../../src/telemetry/agent_metrics.ts";
 import { MetricsRegistry } from "../../src/telemetry/metrics.ts";
+import { loadRe2Engine } from "../../src/extract/mod.ts";
+
+// These tests compile patterns with the RE2 engine itself (the agent loads it only when a pattern needs it).
+await loadRe2Engine();
 
 const metrics = createAgentMetrics(new MetricsRegistry());
 const fields = Re2Fields.compile(String.raw`^\[(?:rank|default)(?P<rank>\d+)\]:`, {

@@ -3,6 +3,10 @@ import fc from "fast-check";
 import { Re2CompileError, type Re2CompileFailure, Re2Fields } from "../../src/extract/mod.ts";
 import { createAgentMetrics } from "../../src/telemetry/agent_metrics.ts";
 import { MetricsRegistry } from "../../src/telemetry/metrics.ts";
+import { loadRe2Engine } from "../../src/extract/mod.ts";
+
+// These tests compile patterns with the RE2 engine itself (the agent loads it only when a pattern needs it).
+await loadRe2Engine();
 
 const DEFAULT_PATTERN = String.raw`^\[(?:rank|default)(?P<rank>\d+)\]:`;
 

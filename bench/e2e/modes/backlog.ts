@@ -100,6 +100,9 @@ export async function runBacklog(options: ModeOptions): Promise<ModeResult> {
       memoryLimitMiB: limitMiB,
       accountedPeakMiB: round(accountedPeakMiB),
       inflightPeakMiB: round(inflightPeakMiB),
+      heapTotalPeakMiB: round(mib(scrape.peak('containerstdout_process_heap_bytes{kind="total"}'))),
+      heapUsedPeakMiB: round(mib(scrape.peak('containerstdout_process_heap_bytes{kind="used"}'))),
+      externalPeakMiB: round(mib(scrape.peak('containerstdout_process_heap_bytes{kind="external"}'))),
       backpressurePauses: scrape.last("containerstdout_backpressure_pauses_total"),
       matchedInSlowPhase: slowPhase.matched,
       lost: counts.lost,
@@ -188,6 +191,7 @@ class MetricsScraper {
       const m = /^([a-z_:]+)(?:\{[^}]*\})? (\S+)$/.exec(line);
       if (m === null) continue;
       sums.set(m[1], (sums.get(m[1]) ?? 0) + Number(m[2]));
+      if (line.startsWith("containerstdout_process_heap_bytes")) sums.set(line.split(" ")[0], Number(m[2]));
     }
     for (const [name, value] of sums) this.#peaks.set(name, Math.max(this.#peaks.get(name) ?? 0, value));
     this.latest = sums;
