@@ -69,3 +69,21 @@ Deno.test("Containerfile takes extra allowed hosts as a build argument and adds 
     "hosts added before compile",
   );
 });
+
+Deno.test("every dynamic import in src/ names a literal module, so deno compile embeds it", () => {
+  const wrong: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of Deno.readDirSync(`${ROOT}${dir}`)) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory) walk(path);
+      else if (entry.name.endsWith(".ts")) {
+        const text = Deno.readTextFileSync(`${ROOT}${path}`);
+        for (const m of text.matchAll(/\bimport\s*\(\s*([^)]*)\)/g)) {
+          if (!/^["'][^"'`$]+["']$/.test(m[1].trim())) wrong.push(`${path}: import(${m[1]})`);
+        }
+      }
+    }
+  };
+  walk("src");
+  assert.deepEqual(wrong, []);
+});
