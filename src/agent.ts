@@ -5,6 +5,7 @@
  * @module
  */
 
+import process from "node:process";
 import denoJson from "../deno.json" with { type: "json" };
 import { type Assembler, RecordAssembler, type RecordAssemblerOptions } from "./assemble/mod.ts";
 import type { Config } from "./config/mod.ts";
@@ -135,7 +136,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const registryMetrics = new MetricsRegistry();
   const metrics = createAgentMetrics(registryMetrics);
   metrics.buildInfo.set(1, VERSION);
+  let cpuSeenUs = { user: 0, system: 0 };
   registryMetrics.onCollect(() => {
+    const cpu = process.cpuUsage();
+    metrics.processCpuSeconds.inc(Math.max(0, cpu.user - cpuSeenUs.user) / 1e6, "user");
+    metrics.processCpuSeconds.inc(Math.max(0, cpu.system - cpuSeenUs.system) / 1e6, "system");
+    cpuSeenUs = cpu;
     const usage = Deno.memoryUsage();
     metrics.processResidentBytes.set(usage.rss);
     metrics.processHeapBytes.set(usage.heapUsed, "used");
@@ -156,12 +162,17 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   });
   const registry = new Registry({ logger });
   let lockWait: ComponentHealth | null = null;
+  // `/status` sections, filled in once their parts exist (the listener starts before them, see below).
+  let statusOfFiles: () => unknown = () => [];
+  let statusOfLimiter: () => unknown = () => null;
   const telemetry = config.telemetry.listen === "" ? null : new TelemetryServer({
     listen: config.telemetry.listen,
     registry: registryMetrics,
     kinds,
     health: () =>
       lockWait === null ? registry.health() : { isHealthy: false, components: { cursor_lock: lockWait } },
+    status: { files: () => statusOfFiles(), limiter: () => statusOfLimiter() },
+    isStatusRemoteAllowed: config.telemetry.isStatusRemoteAllowed,
     onListen: options.onTelemetryListen,
   });
   if (telemetry !== null) registry.add(telemetry);
@@ -262,7 +273,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     next: toBatcher,
     onDropped: (origin) => ledger.dropped(origin, RATE_LIMIT_DROP_REASON),
   });
-  if (budgets !== null) registryMetrics.onCollect(budgets.collect);
+  if (budgets !== null) {
+    registryMetrics.onCollect(budgets.collect);
+    statusOfLimiter = budgets.status;
+  }
   const readGate = combineReadGates(options.readGate, budgets?.readGate);
   const afterEviction: RecordSink = budgets?.stage ?? toBatcher;
   if (config.eviction.enabled) {
@@ -335,6 +349,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     readGate,
   });
   registry.add(tailer);
+  statusOfFiles = () => tailer.snapshot();
+  registryMetrics.onCollect(() => {
+    let behind = 0;
+    for (const file of tailer.snapshot()) behind += file.bytesBehind;
+    metrics.readLagBytes.set(behind);
+  });
   if (evictionStage !== null) {
     // Added after the tailer so it stops first: its pending event records reach the batcher before the
     // tailer drains it. Its keys are restored before anything is read, so a restart tags at once.

@@ -20,8 +20,16 @@ import {
 } from "./config/mod.ts";
 import { checkEnrichmentConfig } from "./enrich/mod.ts";
 import { checkDataloaderPatterns, loadRe2Engine } from "./extract/mod.ts";
+import {
+  globRoot,
+  netHostOfUrl,
+  PermissionCheckError,
+  type PermissionTarget,
+  requirePermissions,
+} from "./permissions/mod.ts";
 import { createAgentMetrics } from "./telemetry/agent_metrics.ts";
 import { Logger, toError } from "./telemetry/log.ts";
+import { parseListenAddress } from "./telemetry/http.ts";
 import { MetricsRegistry } from "./telemetry/metrics.ts";
 
 const env = (name: string): string | undefined => {
@@ -86,6 +94,15 @@ async function main(args: string[]): Promise<number> {
     throw err;
   }
   const logger = new Logger({ level: config.telemetry.logLevel });
+  try {
+    // Before anything connects: a host the permission set does not allow is a config problem, said once
+    // with the host or path and the way to allow it.
+    await requirePermissions(permissionTargets(config));
+  } catch (err) {
+    if (!(err instanceof PermissionCheckError)) throw err;
+    for (const line of err.message.split("\n")) logger.error(line);
+    return 1;
+  }
   // Listening from the start: an agent waiting for the cursor lock stops cleanly on SIGTERM too.
   const stopRequest = new AbortController();
   const stopSignalled = waitForSignal().then(() => stopRequest.abort());
@@ -118,6 +135,29 @@ async function main(args: string[]): Promise<number> {
   await agent.stop();
   logger.info("Agent stopped");
   return 0;
+}
+
+/**
+ * What the agent touches besides the API server (checked where its URL is resolved): the OTLP endpoint,
+ * the telemetry listener, the log roots it reads and the cursor directory it writes.
+ */
+function permissionTargets(config: Config): PermissionTarget[] {
+  const targets: PermissionTarget[] = [{
+    target: netHostOfUrl(config.exporter.endpoint),
+    source: "exporter.endpoint",
+  }];
+  for (const pattern of config.include) {
+    targets.push({ target: globRoot(pattern), source: "include", permission: "read" });
+  }
+  const cursorDir = config.cursor.path.slice(0, Math.max(1, config.cursor.path.lastIndexOf("/")));
+  targets.push({ target: cursorDir, source: "cursor.path", permission: "read" });
+  targets.push({ target: cursorDir, source: "cursor.path", permission: "write" });
+  if (config.telemetry.listen !== "") {
+    const { hostname, port } = parseListenAddress(config.telemetry.listen);
+    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+    targets.push({ target: `${host}:${port}`, source: "telemetry.listen", isListen: true });
+  }
+  return targets;
 }
 
 function embeddedDefault(): Config {

@@ -136,3 +136,10 @@ export interface PodLogPath {
   /** `<ns>_<pod>_<uid>/<container>`: one key per container directory. */
   readonly containerKey: string;
 }
+
+/** The record attribute names of training attribution (OTel `gen_ai.training.*`), set by enrich/. */
+export const RANK_ATTRIBUTE = "gen_ai.training.rank";
+/** See {@linkcode RANK_ATTRIBUTE}. */
+export const RANK_SOURCE_ATTRIBUTE = "gen_ai.training.rank.source";
+/** See {@linkcode RANK_ATTRIBUTE}. */
+export const JOB_ID_ATTRIBUTE = "gen_ai.training.job_id";

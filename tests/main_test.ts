@@ -5,9 +5,12 @@ import { ContainerLog, fakeUid } from "./_helpers/kubelet_tree.ts";
 
 const REPO_ROOT = new URL("../", import.meta.url).pathname;
 
-async function runMain(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function runMain(
+  args: string[],
+  writePaths: string[] = [],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...agentPermissionFlags(["/tmp"], []), "src/main.ts", ...args],
+    args: ["run", ...agentPermissionFlags(["/tmp"], writePaths), "src/main.ts", ...args],
     cwd: REPO_ROOT,
     env: { NO_COLOR: "1" },
     stdin: "null",
@@ -65,13 +68,15 @@ Deno.test("main --version and --help exit 0; an unknown flag exits 2", async () 
 Deno.test("main exits 1 with a clear message when the cursor store cannot be opened", async () => {
   const dir = await Deno.makeTempDir();
   try {
+    // Allowed by the permission set (granted below), but a regular file sits where the directory should be.
+    await Deno.writeTextFile(`${dir}/blocker`, "");
     await Deno.writeTextFile(
       `${dir}/c.yaml`,
-      `cursor:\n  path: /proc/containerstdout/cursor.kv\ntelemetry:\n  listen: ""\n`,
+      `cursor:\n  path: ${dir}/blocker/cursor.kv\ntelemetry:\n  listen: ""\n`,
     );
-    const r = await runMain(["--config", `${dir}/c.yaml`]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /Cannot open cursor store: path \/proc\/containerstdout\/cursor.kv/);
+    const r = await runMain(["--config", `${dir}/c.yaml`], [dir]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(r.stderr.includes(`Cannot open cursor store: path ${dir}/blocker/cursor.kv`), r.stderr);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

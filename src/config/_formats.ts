@@ -5,7 +5,7 @@
  * @module
  */
 
-import { MAX_DATALOADER_PATTERN_LENGTH } from "../extract/dataloader_patterns.ts";
+import { MAX_DATALOADER_PATTERN_LENGTH } from "./dataloader_patterns.ts";
 import type { OptionFormat } from "./schema.ts";
 import type { ConfigProblem } from "./validate.ts";
 

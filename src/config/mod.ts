@@ -36,3 +36,8 @@ export {
   type ValidateOptions,
   type ValidateResult,
 } from "./validate.ts";
+export {
+  DEFAULT_DATALOADER_GATE,
+  DEFAULT_DATALOADER_PATTERNS,
+  MAX_DATALOADER_PATTERN_LENGTH,
+} from "./dataloader_patterns.ts";

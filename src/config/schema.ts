@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DEFAULT_DATALOADER_PATTERNS } from "../extract/dataloader_patterns.ts";
+import { DEFAULT_DATALOADER_PATTERNS } from "./dataloader_patterns.ts";
 
 /** How the value of an option is written in YAML and checked. */
 export type OptionType =
@@ -126,7 +126,11 @@ export interface Config {
     retryMaxElapsedMs: number;
   };
   batch: { maxRecords: number; maxBytes: number; maxDelayMs: number };
-  telemetry: { listen: string; logLevel: "debug" | "info" | "warn" | "error" };
+  telemetry: {
+    listen: string;
+    logLevel: "debug" | "info" | "warn" | "error";
+    isStatusRemoteAllowed: boolean;
+  };
   k8s: {
     mode: "auto" | "in_cluster" | "kubeconfig" | "off";
     kubeconfig: string;
@@ -504,7 +508,7 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = [
     type: "listen_address",
     default: "127.0.0.1:9464",
     allowEmpty: true,
-    doc: "`host:port` or `[ipv6]:port` for /metrics, /healthz, /readyz; empty disables",
+    doc: "`host:port` or `[ipv6]:port` for /metrics, /healthz, /readyz, /status; empty disables",
   },
   {
     key: "telemetry.log_level",
@@ -513,6 +517,14 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = [
     default: "info",
     values: ["debug", "info", "warn", "error"],
     doc: "Lowest level of the agent's own log lines",
+  },
+  // /status (issue 12)
+  {
+    key: "telemetry.status_allow_remote",
+    field: "telemetry.isStatusRemoteAllowed",
+    type: "bool",
+    default: false,
+    doc: "Serve /status (file paths, pods, limiter state) to every client, not only loopback (port-forward)",
   },
   // Kubernetes
   {
@@ -536,7 +548,7 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = [
     type: "url",
     default: "",
     allowEmpty: true,
-    doc: "API server URL override, e.g. `https://kubernetes.default.svc`; empty: from mode",
+    doc: "API server URL; empty: `https://kubernetes.default.svc:443` in cluster, the kubeconfig's server",
   },
   {
     key: "k8s.token_path",

@@ -1,7 +1,8 @@
 /**
  * Starts the agent for the demo the way users run it: `deno run -P=agent src/main.ts --config ...`,
- * with the production permission set of deno.json plus read/write grants for the demo's temp dir (a
- * `--allow-read` flag replaces the set's list, so the set's own paths are passed again).
+ * with the production permission set of deno.json plus read/write grants for the demo's temp dir and
+ * loopback on any port (a `--allow-read`/`--allow-net` flag replaces the set's list, so the set's own
+ * entries are passed again).
  *
  * @module
  */
@@ -24,6 +25,10 @@ export function spawnDemoAgent(configPath: string, dir: string, cursorDir: strin
       "-P=agent",
       `--allow-read=${[...set.read.map(resolve), dir].join(",")}`,
       `--allow-write=${[...set.write.map(resolve), cursorDir].join(",")}`,
+      // The demo's receiver, API server and listener take random loopback ports, which the production
+      // set (loopback on 4318 and 9464 only) does not name; like --allow-read, --allow-net replaces the
+      // set's list, so its hosts are passed again (docs/permissions.md).
+      `--allow-net=${[...set.net, "127.0.0.1", "localhost", "[::1]"].join(",")}`,
       "src/main.ts",
       "--config",
       configPath,

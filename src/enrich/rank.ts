@@ -10,7 +10,7 @@
 
 import type { Re2Fields } from "../extract/mod.ts";
 import type { PodInfo } from "../k8s/mod.ts";
-import type { Attributes } from "../record.ts";
+import { type Attributes, JOB_ID_ATTRIBUTE, RANK_ATTRIBUTE, RANK_SOURCE_ATTRIBUTE } from "../record.ts";
 import type { Series } from "../telemetry/metrics.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 
@@ -34,12 +34,8 @@ export type AttributionSourcesResult =
   | { ok: true; value: AttributionSource[] }
   | { ok: false; reason: AttributionSourceFailure; entry: string };
 
-/** The record attribute names (OTel `gen_ai.training.*`). */
-export const RANK_ATTRIBUTE = "gen_ai.training.rank";
-/** See {@linkcode RANK_ATTRIBUTE}. */
-export const RANK_SOURCE_ATTRIBUTE = "gen_ai.training.rank.source";
-/** See {@linkcode RANK_ATTRIBUTE}. */
-export const JOB_ID_ATTRIBUTE = "gen_ai.training.job_id";
+// The record attribute names live in record.ts: the extract and signals stages read them too.
+export { JOB_ID_ATTRIBUTE, RANK_ATTRIBUTE, RANK_SOURCE_ATTRIBUTE };
 
 /** The Indexed Job completion index (annotation; also a label since Kubernetes 1.28). */
 const COMPLETION_INDEX_KEY = "batch.kubernetes.io/job-completion-index";

@@ -12,8 +12,7 @@
  * @module
  */
 
-import { JOB_ID_ATTRIBUTE, RANK_ATTRIBUTE } from "../enrich/mod.ts";
-import type { AttrValue, LogRecord } from "../record.ts";
+import { type AttrValue, JOB_ID_ATTRIBUTE, type LogRecord, RANK_ATTRIBUTE } from "../record.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { Series } from "../telemetry/metrics.ts";
 import { ByteSearch } from "./_byte_search.ts";
@@ -22,7 +21,7 @@ import {
   DEFAULT_DATALOADER_GATE,
   DEFAULT_DATALOADER_PATTERNS,
   MAX_DATALOADER_PATTERN_LENGTH,
-} from "./dataloader_patterns.ts";
+} from "../config/mod.ts";
 import { patternNeedsRe2, Re2CompileError, Re2Fields } from "./re2_fields.ts";
 
 export { DEFAULT_DATALOADER_PATTERNS };

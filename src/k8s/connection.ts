@@ -5,6 +5,7 @@
  * @module
  */
 
+import { netHostOfUrl, PermissionCheckError, requirePermissions } from "../permissions/mod.ts";
 import { toError } from "../telemetry/log.ts";
 import { KubeconfigError, loadKubeconfig } from "./kubeconfig.ts";
 import { FileTokenSource, StaticTokenSource, TokenReadError, type TokenSource } from "./token_source.ts";
@@ -17,12 +18,12 @@ export interface ResolveConnectionOptions {
   mode: K8sMode;
   /** Kubeconfig file (config `k8s.kubeconfig`, already defaulted from KUBECONFIG); empty: none. */
   kubeconfigPath: string;
-  /** API server URL override (`https://kubernetes.default.svc`); empty: from the environment. */
+  /** API server URL override; empty: `https://kubernetes.default.svc:443` in cluster, the kubeconfig server. */
   apiServer: string;
   tokenPath: string;
   caPath: string;
   tokenRefreshIntervalMs: number;
-  /** Reads KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT. */
+  /** Reads KUBERNETES_SERVICE_HOST (set in every pod: what tells `auto` to go in-cluster). */
   env: (name: string) => string | undefined;
 }
 
@@ -46,8 +47,10 @@ export class K8sConnectionError extends Error {
 
 /**
  * Resolves `k8s.mode`. `auto` picks in-cluster when KUBERNETES_SERVICE_HOST (or `k8s.api_server`) is
- * set, else kubeconfig when a kubeconfig path is set, else none (null: path metadata only).
- * @throws {K8sConnectionError} when the chosen mode lacks what it needs (token, CA, host, kubeconfig)
+ * set, else kubeconfig when a kubeconfig path is set, else none (null: path metadata only). In-cluster
+ * connects to {@linkcode IN_CLUSTER_API_SERVER} unless `k8s.api_server` names another URL.
+ * @throws {K8sConnectionError} when the chosen mode lacks what it needs (token, CA, kubeconfig), or the
+ *   permission set does not allow the API server's host
  */
 export async function resolveConnection(
   options: ResolveConnectionOptions,
@@ -59,7 +62,31 @@ export async function resolveConnection(
     else if (options.kubeconfigPath !== "") mode = "kubeconfig";
     else return null;
   }
-  return mode === "in_cluster" ? await inCluster(options) : await fromKubeconfig(options);
+  const connection = mode === "in_cluster" ? await inCluster(options) : await fromKubeconfig(options);
+  await requireApiServerAccess(connection.baseUrl, options.apiServer !== "" ? "k8s.api_server" : mode);
+  return connection;
+}
+
+async function requireApiServerAccess(baseUrl: string, source: string): Promise<void> {
+  let host: string;
+  try {
+    host = netHostOfUrl(baseUrl);
+  } catch (thrown) {
+    throw new K8sConnectionError(`Invalid API server URL: ${baseUrl}: ${toError(thrown).message}`, {
+      cause: thrown,
+    });
+  }
+  const what = source === "in_cluster"
+    ? "k8s.mode in_cluster"
+    : source === "kubeconfig"
+    ? "the kubeconfig's server"
+    : source;
+  try {
+    await requirePermissions([{ target: host, source: what }]);
+  } catch (thrown) {
+    if (!(thrown instanceof PermissionCheckError)) throw thrown;
+    throw new K8sConnectionError(thrown.message, { cause: thrown });
+  }
 }
 
 /** Creates the HTTP client carrying the connection's TLS settings (null when the defaults do). */
@@ -118,18 +145,19 @@ async function inCluster(options: ResolveConnectionOptions): Promise<ApiServerCo
   };
 }
 
+/**
+ * The API server's in-cluster name. The API server certificate carries it, and the agent's permission set
+ * names it (`kubernetes.default.svc:443`), so the agent never needs access to a raw service IP.
+ */
+export const IN_CLUSTER_API_SERVER = "https://kubernetes.default.svc:443";
+
 function inClusterUrl(options: ResolveConnectionOptions): string {
   if (options.apiServer !== "") {
     return options.apiServer.includes("://") ? options.apiServer : `https://${options.apiServer}`;
   }
-  const host = options.env("KUBERNETES_SERVICE_HOST") ?? "";
-  const port = options.env("KUBERNETES_SERVICE_PORT") || "443";
-  if (host === "") {
-    throw new K8sConnectionError(
-      "Cannot use in-cluster mode: KUBERNETES_SERVICE_HOST is not set and k8s.api_server is empty",
-    );
-  }
-  return `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  // KUBERNETES_SERVICE_HOST (the service IP) only tells `auto` that it runs in a pod; connecting by
+  // name keeps the permission set to one host name instead of every possible service IP (issue 12).
+  return IN_CLUSTER_API_SERVER;
 }
 
 async function fromKubeconfig(options: ResolveConnectionOptions): Promise<ApiServerConnection> {

@@ -11,6 +11,7 @@ export {
 export {
   type ApiServerConnection,
   createHttpClient,
+  IN_CLUSTER_API_SERVER,
   K8sConnectionError,
   type K8sMode,
   resolveConnection,

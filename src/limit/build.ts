@@ -10,7 +10,7 @@ import type { RecordOrigin, RecordSink, RecordStage } from "../record.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { KindTracker } from "../telemetry/kinds.ts";
 import { LimitStage } from "./limit_stage.ts";
-import { NamespaceLimiter } from "./namespace_limiter.ts";
+import { NamespaceLimiter, type NamespaceStatus } from "./namespace_limiter.ts";
 
 /** The drop reason the loss ledger counts for records over a budget. */
 export const RATE_LIMIT_DROP_REASON = "rate_limit";
@@ -22,6 +22,8 @@ export interface EgressBudgets {
   readGate: (origin: { podPath: RecordOrigin["podPath"] }, nowMs: number) => number;
   /** Updates the limiter's gauges and delay seconds; clears `RateLimitCardinality` after a quiet period. */
   collect: () => void;
+  /** Per-namespace state for `/status`. */
+  status: () => NamespaceStatus[];
 }
 
 /** Options for {@linkcode buildEgressBudgets}. */
@@ -64,5 +66,10 @@ export function buildEgressBudgets(options: BuildEgressBudgetsOptions): EgressBu
     onDropped: (_record, origin: RecordOrigin) => options.onDropped(origin),
     now,
   });
-  return { stage, readGate: stage.readGate, collect: () => limiter.collect(now()) };
+  return {
+    stage,
+    readGate: stage.readGate,
+    collect: () => limiter.collect(now()),
+    status: () => limiter.snapshot(now()),
+  };
 }

@@ -9,6 +9,7 @@ export {
   type LimiterMetrics,
   NamespaceLimiter,
   type NamespaceLimiterOptions,
+  type NamespaceStatus,
   OTHER_NAMESPACES_LABEL,
 } from "./namespace_limiter.ts";
 export { TokenBucket, type TokenBucketOptions } from "./token_bucket.ts";

@@ -86,6 +86,22 @@ interface NamespaceKey {
   droppedBytes: Series | null;
 }
 
+/** One namespace holding a token bucket, as `/status` shows it (issue 12). */
+export interface NamespaceStatus {
+  readonly namespace: string;
+  readonly onLimit: "drop" | "delay";
+  readonly recordsPerSecond: number;
+  readonly bytesPerSecond: number | null;
+  /** Record tokens available now (negative while a delay budget is in debt). */
+  readonly recordTokens: number;
+  /** Byte tokens available now; null without a byte limit. */
+  readonly byteTokens: number | null;
+  /** Over its budget now. */
+  readonly isLimited: boolean;
+  /** Milliseconds until a delayed namespace's files are read again (0: not paused). */
+  readonly pausedForMs: number;
+}
+
 /**
  * Decides per record whether its namespace's budget lets it through.
  *
@@ -189,6 +205,24 @@ export class NamespaceLimiter {
   isLimited(namespace: string, nowMs: number): boolean {
     const key = this.#keys.peek(namespace);
     return key !== undefined && this.#isLimitedNow(key, nowMs);
+  }
+
+  /** Every namespace holding a token bucket, for `/status`; reads state without changing it. */
+  snapshot(nowMs: number): NamespaceStatus[] {
+    const out: NamespaceStatus[] = [];
+    for (const key of this.#keys.values()) {
+      out.push({
+        namespace: key.namespace,
+        onLimit: key.budget.onLimit,
+        recordsPerSecond: key.budget.recordsPerSecond,
+        bytesPerSecond: key.budget.bytesPerSecond,
+        recordTokens: key.records.tokens(nowMs),
+        byteTokens: key.bytes === null ? null : key.bytes.tokens(nowMs),
+        isLimited: this.#isLimitedNow(key, nowMs),
+        pausedForMs: key.delayedSinceMs === null ? 0 : this.#msUntilReadable(key, nowMs),
+      });
+    }
+    return out.sort((a, b) => a.namespace.localeCompare(b.namespace));
   }
 
   /**

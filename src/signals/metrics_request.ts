@@ -14,8 +14,13 @@
  */
 
 import type { ProtobufMetricsSerializer } from "@opentelemetry/otlp-transformer";
-import { JOB_ID_ATTRIBUTE, RANK_ATTRIBUTE } from "../enrich/mod.ts";
-import type { Attributes, HrTime, InstrumentationScope } from "../record.ts";
+import {
+  type Attributes,
+  type HrTime,
+  type InstrumentationScope,
+  JOB_ID_ATTRIBUTE,
+  RANK_ATTRIBUTE,
+} from "../record.ts";
 import type { ContainerRate } from "./container_rates.ts";
 import type { RankSummary } from "./training_summaries.ts";
 

@@ -25,6 +25,7 @@ export interface AgentMetrics {
   longLines: Counter;
   pausedSeconds: Counter;
   inflightBytes: Gauge;
+  readLagBytes: Gauge;
   // reader rebuild (issue 8)
   filesWaitingForDescriptor: Gauge;
   descriptorWaitOldestSeconds: Gauge;
@@ -98,6 +99,7 @@ export interface AgentMetrics {
   // process
   processResidentBytes: Gauge;
   processHeapBytes: Gauge;
+  processCpuSeconds: Counter;
   buildInfo: Gauge;
 }
 
@@ -123,6 +125,7 @@ export function createAgentMetrics(registry: MetricsRegistry): AgentMetrics {
     longLines: c("long_lines_total", "Lines longer than the read buffer, split into pieces"),
     pausedSeconds: c("backpressure_paused_seconds_total", "Seconds reading was paused for backpressure"),
     inflightBytes: g("inflight_bytes", "Bytes of records read but not yet acknowledged"),
+    readLagBytes: g("read_lag_bytes", "Bytes written to tracked files and not yet read (sum over files)"),
     filesWaitingForDescriptor: g(
       "files_waiting_for_descriptor",
       "Files with unread bytes waiting for a descriptor under tail.max_open_files",
@@ -263,6 +266,13 @@ export function createAgentMetrics(registry: MetricsRegistry): AgentMetrics {
       "JavaScript heap of the agent (by kind: used, total, external)",
       [
         "kind",
+      ],
+    ),
+    processCpuSeconds: c(
+      "process_cpu_seconds_total",
+      "CPU seconds used by the agent (by mode: user, system)",
+      [
+        "mode",
       ],
     ),
     buildInfo: g("build_info", "Always 1; the version label names the agent build", ["version"]),

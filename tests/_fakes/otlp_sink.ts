@@ -66,6 +66,8 @@ export interface SinkRequest {
 
 /** Options for {@linkcode startOtlpSink}. */
 export interface OtlpSinkOptions {
+  /** Loopback address to listen on (any of 127.0.0.0/8). @default "127.0.0.1" */
+  hostname?: string;
   /** Port to listen on. @default 0 (any free port) */
   port?: number;
   /** The answer until `respondWith` changes it. @default { status: 200 } */
@@ -137,7 +139,7 @@ class Sink implements OtlpSink {
   constructor(options: OtlpSinkOptions) {
     this.#mode = options.mode ?? { status: 200 };
     this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: options.port ?? 0, onListen() {} },
+      { hostname: options.hostname ?? "127.0.0.1", port: options.port ?? 0, onListen() {} },
       (request) => this.#handle(request),
     );
   }
@@ -147,7 +149,7 @@ class Sink implements OtlpSink {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.#server.addr.hostname}:${this.port}`;
   }
 
   respondWith(mode: SinkMode): void {

@@ -10,6 +10,13 @@ const REPO_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "")
 interface PermissionSet {
   read?: string[];
   write?: string[];
+  net?: string[] | boolean;
+}
+
+/** The `agent` permission set of deno.json. */
+export function agentPermissionSet(): PermissionSet {
+  const config = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/deno.json`));
+  return config.permissions.agent;
 }
 
 /**
@@ -17,18 +24,40 @@ interface PermissionSet {
  * replaces the set's read list rather than adding to it, so tests pass the set's paths plus their own.
  */
 function permissionSetPaths(kind: "read" | "write"): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/deno.json`));
-  const set: PermissionSet = config.permissions.agent;
-  return (set[kind] ?? []).map((p) => p.startsWith("./") ? `${REPO_ROOT}/${p.slice(2)}` : p);
+  return (agentPermissionSet()[kind] ?? []).map((p) => p.startsWith("./") ? `${REPO_ROOT}/${p.slice(2)}` : p);
 }
 
-/** `deno run` permission flags: the `agent` set plus extra read and write paths. */
-export function agentPermissionFlags(readPaths: string[], writePaths: string[]): string[] {
-  return [
+/**
+ * Loopback on every port, added to the set's hosts for tests: their fake OTLP sinks, fake API servers and
+ * telemetry listeners take random loopback ports, which the production set (loopback only on 4318 and
+ * 9464) does not name. Like `--allow-read`, `--allow-net` replaces the set's list (measured on Deno
+ * 2.9.6), so the flag carries the set's hosts too. tests/permissions_test.ts runs without this widening.
+ */
+export const TEST_LOOPBACK_HOSTS: readonly string[] = ["127.0.0.1", "localhost", "[::1]"];
+
+/** Options for {@linkcode agentPermissionFlags}. */
+export interface AgentPermissionFlagOptions {
+  /** Add {@linkcode TEST_LOOPBACK_HOSTS} to the set's net hosts. @default true */
+  isLoopbackOpen?: boolean;
+  /** More `host[:port]` entries added to the set's net hosts. @default [] */
+  netHosts?: string[];
+}
+
+/** `deno run` permission flags: the `agent` set plus extra read and write paths (and loopback). */
+export function agentPermissionFlags(
+  readPaths: string[],
+  writePaths: string[],
+  options: AgentPermissionFlagOptions = {},
+): string[] {
+  const flags = [
     "-P=agent",
     `--allow-read=${[...permissionSetPaths("read"), ...readPaths].join(",")}`,
     `--allow-write=${[...permissionSetPaths("write"), ...writePaths].join(",")}`,
   ];
+  const net = agentPermissionSet().net;
+  const extra = [...(options.isLoopbackOpen ?? true ? TEST_LOOPBACK_HOSTS : []), ...(options.netHosts ?? [])];
+  if (extra.length > 0 && Array.isArray(net)) flags.push(`--allow-net=${[...net, ...extra].join(",")}`);
+  return flags;
 }
 
 /** Options for {@linkcode spawnAgent}. */
@@ -42,6 +71,10 @@ export interface SpawnAgentOptions {
   env?: Record<string, string>;
   /** Extra `deno run` flags (e.g. `--cpu-prof`). @default [] */
   denoArgs?: string[];
+  /** Let the agent reach loopback on any port (see {@linkcode TEST_LOOPBACK_HOSTS}). @default true */
+  isLoopbackOpen?: boolean;
+  /** More net hosts for the agent (e.g. `0.0.0.0:<port>` for a listener on every address). @default [] */
+  netHosts?: string[];
   /** Where agent stderr lines go. @default kept in memory only */
   onStderrLine?: (line: string) => void;
 }
@@ -63,7 +96,10 @@ export interface AgentProcess extends AsyncDisposable {
 export function spawnAgent(options: SpawnAgentOptions): AgentProcess {
   const args = [
     "run",
-    ...agentPermissionFlags(options.readPaths, options.writePaths),
+    ...agentPermissionFlags(options.readPaths, options.writePaths, {
+      isLoopbackOpen: options.isLoopbackOpen,
+      netHosts: options.netHosts,
+    }),
     ...(options.denoArgs ?? []),
     "src/main.ts",
     "--config",

@@ -19,9 +19,12 @@ const [tokenPath, caPath, expected] = Deno.args;
 const mib = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
 const rssBeforeMiB = mib(Deno.memoryUsage().rss);
 const env = (name: string): string | undefined => Deno.env.get(name);
-const validated = validateConfig({ k8s: { mode: "in_cluster", token_path: tokenPath, ca_path: caPath } }, {
-  env,
-});
+// In-cluster mode connects to kubernetes.default.svc:443 by name; the fake API server is on loopback.
+const apiServer = `https://${env("KUBERNETES_SERVICE_HOST")}:${env("KUBERNETES_SERVICE_PORT")}`;
+const validated = validateConfig(
+  { k8s: { mode: "in_cluster", api_server: apiServer, token_path: tokenPath, ca_path: caPath } },
+  { env },
+);
 if (!validated.ok) throw new Error(JSON.stringify(validated.errors));
 const registry = new MetricsRegistry();
 const metrics = createAgentMetrics(registry);

@@ -30,14 +30,14 @@ const cases: Array<{ name: string; overrides: Partial<ResolveConnectionOptions>;
   { name: "off is off", overrides: { mode: "off", kubeconfigPath: "/x" }, want: null },
   { name: "auto with nothing set is off", overrides: {}, want: null },
   {
-    name: "auto with KUBERNETES_SERVICE_HOST is in-cluster",
-    overrides: { env: (n) => ({ KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" })[n] },
-    want: "in_cluster https://10.96.0.1:443",
+    name: "auto with KUBERNETES_SERVICE_HOST is in-cluster by the service's name, not its address",
+    overrides: { env: (n) => ({ KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "6443" })[n] },
+    want: "in_cluster https://kubernetes.default.svc:443",
   },
   {
-    name: "an IPv6 service host gets brackets",
-    overrides: { mode: "in_cluster", env: (n) => ({ KUBERNETES_SERVICE_HOST: "fd00::1" })[n] },
-    want: "in_cluster https://[fd00::1]:443",
+    name: "in_cluster without KUBERNETES_SERVICE_HOST still uses the service's name",
+    overrides: { mode: "in_cluster" },
+    want: "in_cluster https://kubernetes.default.svc:443",
   },
   {
     name: "k8s.api_server names the service by host name",

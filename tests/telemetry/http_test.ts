@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import type { RegistryHealth } from "../../src/lifecycle/mod.ts";
-import { parseListenAddress, TelemetryServer } from "../../src/telemetry/http.ts";
+import {
+  isLoopbackAddress,
+  isStatusClientAllowed,
+  parseListenAddress,
+  TelemetryServer,
+  type TelemetryServerOptions,
+} from "../../src/telemetry/http.ts";
 import { KindTracker } from "../../src/telemetry/kinds.ts";
 import { MetricsRegistry } from "../../src/telemetry/metrics.ts";
 
@@ -50,7 +56,10 @@ const HEALTHY: RegistryHealth = {
   },
 };
 
-async function startServer(listen = "127.0.0.1:0"): Promise<RunningServer> {
+async function startServer(
+  listen = "127.0.0.1:0",
+  more: Partial<TelemetryServerOptions> = {},
+): Promise<RunningServer> {
   const registry = new MetricsRegistry();
   registry.counter("containerstdout_demo_total", "A demo counter", ["reason"]).inc(3, 'quote"d');
   const kinds = new KindTracker({ registry, now: () => 1_000 });
@@ -62,6 +71,7 @@ async function startServer(listen = "127.0.0.1:0"): Promise<RunningServer> {
     kinds,
     health: () => health,
     onListen: (addr) => listening.resolve(addr),
+    ...more,
   });
   await server.start(new AbortController().signal);
   const { hostname, port } = await listening.promise;
@@ -203,4 +213,123 @@ Deno.test("telemetry server reports health while listening and stops idempotentl
   await s.server.stop();
   assert.equal(s.server.health().isHealthy, false);
   await assert.rejects(() => fetch(`${s.base}/healthz`));
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// /status
+
+const LOOPBACK_CASES: { address: string; want: boolean }[] = [
+  { address: "127.0.0.1", want: true },
+  { address: "127.3.2.1", want: true },
+  { address: "::1", want: true },
+  { address: "[::1]", want: true },
+  { address: "::ffff:127.0.0.1", want: true },
+  { address: "10.0.0.7", want: false },
+  { address: "192.0.2.2", want: false },
+  { address: "128.0.0.1", want: false },
+  { address: "fd00::2", want: false },
+  { address: "::ffff:10.0.0.7", want: false },
+  { address: "0.0.0.0", want: false },
+  { address: "localhost", want: false },
+];
+
+for (const { address, want } of LOOPBACK_CASES) {
+  Deno.test(`isLoopbackAddress says ${want} for ${address}`, () => {
+    assert.equal(isLoopbackAddress(address), want);
+  });
+}
+
+const CLIENT_CASES: { name: string; remote: Deno.Addr; isRemoteAllowed: boolean; want: boolean }[] = [
+  { name: "a loopback client", remote: tcp("127.0.0.1"), isRemoteAllowed: false, want: true },
+  { name: "a pod-network client", remote: tcp("10.244.1.9"), isRemoteAllowed: false, want: false },
+  {
+    name: "a pod-network client when remote is allowed",
+    remote: tcp("10.244.1.9"),
+    isRemoteAllowed: true,
+    want: true,
+  },
+  { name: "an IPv6 client", remote: tcp("fd00::9"), isRemoteAllowed: false, want: false },
+  {
+    name: "a Unix socket client",
+    remote: { transport: "unix", path: "/run/x.sock" },
+    isRemoteAllowed: false,
+    want: true,
+  },
+];
+
+function tcp(hostname: string): Deno.NetAddr {
+  return { transport: "tcp", hostname, port: 40_000 };
+}
+
+for (const { name, remote, isRemoteAllowed, want } of CLIENT_CASES) {
+  Deno.test(`isStatusClientAllowed ${want ? "lets in" : "refuses"} ${name}`, () => {
+    assert.equal(isStatusClientAllowed(remote, isRemoteAllowed), want);
+  });
+}
+
+Deno.test("telemetry server /status holds the providers' sections and the raised Kinds", async () => {
+  await using s = await startServer("127.0.0.1:0", {
+    status: {
+      files: () => [{ path: "/var/log/pods/a/0.log", bytesBehind: 0 }],
+      limiter: () => ({ ml: { mode: "drop", tokens: 3 } }),
+    },
+    now: () => 42,
+  });
+  s.kinds.raise("Watch", "informer watch silent");
+  const answer = await request(`${s.base}/status`);
+  assert.equal(answer.status, 200);
+  assert.equal(answer.contentType, "application/json");
+  assert.deepEqual(JSON.parse(answer.body), {
+    files: [{ path: "/var/log/pods/a/0.log", bytesBehind: 0 }],
+    limiter: { ml: { mode: "drop", tokens: 3 } },
+    nowMs: 42,
+    degraded: true,
+    kinds: [{ kind: "Watch", isRaised: true, reason: "informer watch silent", sinceMs: 1_000 }],
+  });
+});
+
+Deno.test("telemetry server /status shows a throwing provider's error and the other sections", async () => {
+  await using s = await startServer("127.0.0.1:0", {
+    status: {
+      files: () => {
+        throw new Error("file table busy");
+      },
+      limiter: () => ({}),
+    },
+  });
+  const body = JSON.parse((await request(`${s.base}/status`)).body);
+  assert.deepEqual(body.files, { error: "file table busy" });
+  assert.deepEqual(body.limiter, {});
+});
+
+/** This machine's first non-loopback IPv4 address, if it has one. */
+function nonLoopbackAddress(): string | undefined {
+  return Deno.networkInterfaces().find((i) => i.family === "IPv4" && !isLoopbackAddress(i.address))?.address;
+}
+
+const OWN_ADDRESS = nonLoopbackAddress();
+
+Deno.test({
+  name: "telemetry server refuses /status to a non-loopback client but serves it /metrics",
+  // Without a non-loopback interface there is no such client; the decision table above still runs.
+  ignore: OWN_ADDRESS === undefined,
+  fn: async () => {
+    await using s = await startServer("0.0.0.0:0");
+    const port = new URL(s.base).port;
+    const remote = await request(`http://${OWN_ADDRESS}:${port}/status`);
+    assert.equal(remote.status, 403);
+    assert.match(remote.body, /loopback clients only.*telemetry\.status_allow_remote/);
+    assert.equal((await request(`http://${OWN_ADDRESS}:${port}/metrics`)).status, 200);
+    assert.equal((await request(`http://127.0.0.1:${port}/status`)).status, 200);
+  },
+});
+
+Deno.test({
+  name: "telemetry server serves /status to a non-loopback client when remote status is allowed",
+  ignore: OWN_ADDRESS === undefined,
+  fn: async () => {
+    await using s = await startServer("0.0.0.0:0", { isStatusRemoteAllowed: true });
+    const port = new URL(s.base).port;
+    assert.equal((await request(`http://${OWN_ADDRESS}:${port}/status`)).status, 200);
+  },
 });

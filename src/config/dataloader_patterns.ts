@@ -1,6 +1,7 @@
 /**
- * The default dataloader patterns, apart from the engine so config validation can name them without
- * loading RE2. See docs/training-signals.md for the forms they cover.
+ * The default dataloader patterns. They live in config/ (the stage in extract/ imports them from here)
+ * so that config validation names them without loading RE2 or the extract stage, and the folders import
+ * one another in one direction (tests/import_graph_test.ts). See docs/training-signals.md for the forms they cover.
  *
  * @module
  */

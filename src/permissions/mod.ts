@@ -1,0 +1,8 @@
+export {
+  globRoot,
+  netHostOfUrl,
+  PermissionCheckError,
+  permissionMessage,
+  type PermissionTarget,
+  requirePermissions,
+} from "./permission_check.ts";
