@@ -116,6 +116,8 @@ export class BenchRun implements AsyncDisposable {
         cursorDir: this.cursorDir,
         endpointUrl: this.receiver.url,
         ...config,
+        // BENCH_AGENT_CONFIG: extra YAML lines for every agent of the run (e.g. `json: { enabled: false }`).
+        extraYaml: [config.extraYaml ?? "", Deno.env.get("BENCH_AGENT_CONFIG") ?? ""].join("\n"),
       }),
     );
     const denoArgs = this.#options.cpuProfDir === ""

@@ -208,7 +208,13 @@ const bodyDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 function hasBytes(hay: Uint8Array, needle: Uint8Array, isAnchored: boolean): boolean {
   const n = needle.length;
   if (n === 0) return true;
-  const last = isAnchored ? 0 : hay.length - n;
+  if (isAnchored) {
+    // Only position 0 can match: never scan the body (most lines start with anything but the literal).
+    if (hay.length < n) return false;
+    for (let j = 0; j < n; j++) if (hay[j] !== needle[j]) return false;
+    return true;
+  }
+  const last = hay.length - n;
   const first = needle[0];
   for (let i = hay.indexOf(first); i !== -1 && i <= last; i = hay.indexOf(first, i + 1)) {
     let j = 1;
