@@ -358,5 +358,6 @@ Deno.test("stitcher keeps a character-aligned prefix of any text over the cap", 
     ),
     { numRuns: 1000 },
   );
-  assert.ok(truncatedRuns >= 200, `Generator produced only ${truncatedRuns} truncated records`);
+  // About a fifth of the runs exceed the cap (191-260 of 1000 seen); 100 leaves room for any seed.
+  assert.ok(truncatedRuns >= 100, `Generator produced only ${truncatedRuns} truncated records`);
 });
