@@ -238,21 +238,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     logger,
     descriptorWaitBoundMs: config.tail.descriptorStarvationAfterMs,
   });
-  const exporter = new OtlpExporter({
-    endpoint: config.exporter.endpoint,
-    headers: config.exporter.headers,
-    compression: config.exporter.compression,
-    timeoutMs: config.exporter.timeoutMs,
-    retryInitialIntervalMs: config.exporter.retryInitialIntervalMs,
-    retryMaxIntervalMs: config.exporter.retryMaxIntervalMs,
-    retryMaxElapsedMs: config.exporter.retryMaxElapsedMs,
-    metrics,
-    logger,
-  });
+  const exporter = new OtlpExporter({ ...config.exporter, metrics, logger });
   const batcher = new Batcher<string>({
-    maxRecords: config.batch.maxRecords,
-    maxBytes: config.batch.maxBytes,
-    maxDelayMs: config.batch.maxDelayMs,
+    ...config.batch,
     maxConcurrentRequests: config.exporter.maxConcurrentRequests,
     exporter,
     ack: progress.ack,

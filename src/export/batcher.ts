@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { Config } from "../config/mod.ts";
 import type { AckTracker } from "../ack/mod.ts";
 import type { LogRecord } from "../record.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
@@ -27,15 +28,9 @@ export interface BatchExporter<P = unknown> {
   send(prepared: P, signal: AbortSignal): Promise<BatchOutcome>;
 }
 
-/** Options for {@linkcode Batcher}. */
-export interface BatcherOptions<K> {
-  /** @default 2048 */
-  maxRecords: number;
-  /** Estimated record bytes per batch. @default 1 MiB */
-  maxBytes: number;
-  /** Age at which a partly filled batch is sent. @default 200 */
-  maxDelayMs: number;
-  /** Export requests in flight at once. @default 2 */
+/** Options for {@linkcode Batcher}: the `batch` config section (declared once in config/schema.ts) plus collaborators. */
+export interface BatcherOptions<K> extends Readonly<Config["batch"]> {
+  /** Export requests in flight at once (config `exporter.max_concurrent_requests`). */
   maxConcurrentRequests: number;
   // deno-lint-ignore no-explicit-any
   exporter: BatchExporter<any>;

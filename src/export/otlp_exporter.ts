@@ -19,6 +19,7 @@
  */
 
 import type { LogRecord } from "../record.ts";
+import type { Config } from "../config/mod.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { Logger } from "../telemetry/log.ts";
 import { gzipSync } from "node:zlib";
@@ -56,24 +57,12 @@ export type ExportRequestOutcome =
 export type ExportRetryReason = "retryable_status" | "network_error" | "timeout";
 
 /** Options for {@linkcode OtlpExporter}. */
-export interface OtlpExporterOptions {
-  /** Base URL of the endpoint; requests go to `${endpoint}/v1/logs`. */
-  endpoint: string;
-  /** Extra request headers (e.g. authorization); required, config `exporter.headers` defaults to {}. */
-  headers: Readonly<Record<string, string>>;
-  /** Request body compression; required, config `exporter.compression` defaults to "gzip". */
-  compression: "gzip" | "none";
-  /** Per-request timeout, response body included; required, config `exporter.timeout` defaults to 10 s. */
-  timeoutMs: number;
-  /** Floor of every retry delay; required, config `exporter.retry.initial_interval` defaults to 500 ms. */
-  retryInitialIntervalMs: number;
-  /** Upper bound of the backoff interval; required, config `exporter.retry.max_interval` defaults to 30 s. */
-  retryMaxIntervalMs: number;
-  /**
-   * Give up retrying after this long; 0 retries until delivered or aborted (backpressure then holds the
-   * data in the files). Required, config `exporter.retry.max_elapsed` defaults to 0.
-   */
-  retryMaxElapsedMs: number;
+/**
+ * Options for {@linkcode OtlpExporter}: the `exporter` config section as it is (each key is declared once,
+ * with its unit, default and doc, in config/schema.ts; `retryMaxElapsedMs` 0 retries until delivered or
+ * aborted, backpressure then holding the data in the files), plus collaborators.
+ */
+export interface OtlpExporterOptions extends Omit<Config["exporter"], "maxConcurrentRequests"> {
   metrics: AgentMetrics;
   logger: Logger;
   /** Jitter source in [0, 1). @default Math.random */
