@@ -61,7 +61,12 @@ export class DemoLogWriter {
 
   /** Kubelet rotation: rename `<n>.log` to `<n>.log.<stamp>` and start a new `<n>.log`. */
   rotate(): void {
-    const stamp = new Date().toISOString().replace(/[-:.]/g, "").replace("T", "-");
+    // Kubelet names rotated files `<n>.log.20060102-150405`; the demo rotates several times a second, so it
+    // adds milliseconds the way the agent's rotated-name pattern accepts (`.<digits>`).
+    const iso = new Date().toISOString(); // 2024-05-01T12:00:00.123Z
+    const stamp = `${iso.slice(0, 10).replace(/-/g, "")}-${iso.slice(11, 19).replace(/:/g, "")}.${
+      iso.slice(20, 23)
+    }`;
     this.#file.close();
     Deno.renameSync(`${this.dir}/${this.#restart}.log`, `${this.dir}/${this.#restart}.log.${stamp}`);
     this.#file = this.#open();

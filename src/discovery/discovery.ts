@@ -42,6 +42,14 @@ export interface DiscoveryOptions {
   /** Wait before recreating a failed watcher. @default 5000 */
   watcherRetryMs?: number;
   /**
+   * Watch events per second (per root) past which watching stops for `busyPollingMs`: on a busy node every
+   * write(2) of every container is an event, and reading open files at a bounded rate is cheaper.
+   * @default 200
+   */
+  maxWatchEventsPerSec?: number;
+  /** How long watching stays off once it was too busy; then it is tried again. @default 10000 */
+  busyPollingMs?: number;
+  /**
    * Directories a matched file (after resolving symlinks) must lie in. @default the static prefixes of
    * `include` plus `/var/log/pods` (so `/var/log/containers/*.log`, symlinks into it, are served)
    */
@@ -59,8 +67,11 @@ export class Discovery {
   #metrics: AgentMetrics;
   #logger: Logger;
   #watcherRetryMs: number;
+  #maxWatchEventsPerSec: number;
+  #busyPollingMs: number;
   #watchers = new Set<Deno.FsWatcher>();
   #isWatchHealthy = false;
+  #isBusyPolling = false;
   #allowedRoots: string[];
   #refused: RefusedFile[] = [];
 
@@ -72,6 +83,8 @@ export class Discovery {
     this.#metrics = options.metrics;
     this.#logger = options.logger;
     this.#watcherRetryMs = options.watcherRetryMs ?? 5000;
+    this.#maxWatchEventsPerSec = options.maxWatchEventsPerSec ?? 200;
+    this.#busyPollingMs = options.busyPollingMs ?? 10_000;
     const roots = options.allowedRoots ?? [...this.#globs.map((g) => g.root), "/var/log/pods"];
     this.#allowedRoots = [...new Set(roots.flatMap((r) => [r, realPathOr(r)]))].map((r) =>
       r.endsWith("/") ? r : `${r}/`
@@ -86,6 +99,11 @@ export class Discovery {
   /** Whether every watcher is running (when not, scans are the only signal). */
   isWatchHealthy(): boolean {
     return this.#isWatchHealthy;
+  }
+
+  /** Whether watching is paused because events came faster than they are worth (see `maxWatchEventsPerSec`). */
+  isBusyPolling(): boolean {
+    return this.#isBusyPolling;
   }
 
   /** Whether a path passes the exclude and namespace filters. */
@@ -151,17 +169,55 @@ export class Discovery {
         const close = (): void => watcher?.close();
         signal.addEventListener("abort", close, { once: true });
         this.#isWatchHealthy = true;
+        let isFlooded = false;
         try {
+          let windowStartMs = Date.now();
+          let eventsInWindow = 0;
           for await (const event of watcher) {
             if (event.flag === "rescan") {
               this.#metrics.rescans.inc(1, "watch_overflow");
               onWake([]);
             } else onWake(event.paths);
+            // Runtimes write every line with its own write(2), and inotify reports each one: past a rate
+            // the events cost more than they tell (issue 9). Stop watching for a while; the tailer then
+            // polls its open files at a bounded rate (cost follows files and bytes, not writes).
+            if (++eventsInWindow > this.#maxWatchEventsPerSec) {
+              const now = Date.now();
+              if (now - windowStartMs < 1000) {
+                isFlooded = true;
+                break;
+              }
+              windowStartMs = now;
+              eventsInWindow = 0;
+            }
           }
         } finally {
           signal.removeEventListener("abort", close);
         }
         if (signal.aborted) return;
+        if (isFlooded) {
+          this.#isWatchHealthy = false;
+          this.#metrics.watcherRestarts.inc(1, "busy_polling");
+          this.#logger.limited(
+            "info",
+            `watch:${root}:busy`,
+            "Files change faster than watch events are worth; polling open files for a while",
+            {
+              root,
+              maxEventsPerSec: this.#maxWatchEventsPerSec,
+              pollingMs: this.#busyPollingMs,
+            },
+          );
+          // Wake the tailer now: it switches to polling (and rescans at its watcher-down interval).
+          this.#isBusyPolling = true;
+          onWake([]);
+          try {
+            await abortableDelay(this.#busyPollingMs, signal);
+          } finally {
+            this.#isBusyPolling = false;
+          }
+          continue;
+        }
         this.#metrics.watcherRestarts.inc(1, "ended");
       } catch (err) {
         if (signal.aborted) return;

@@ -218,6 +218,11 @@ export class TailedFile {
     this.#needsStat = true;
   }
 
+  /** Polled without a watcher: read again (an in-place truncation is left to the periodic scan's stat). */
+  pollRequested(): void {
+    this.#wantsRead = true;
+  }
+
   /** A released file wants reading again: it now waits for a descriptor. */
   startWaiting(nowMs: number): void {
     if (this.#state === "waiting" && this.#wantsRead && this.#waitingSinceMs === null) {

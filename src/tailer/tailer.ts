@@ -85,6 +85,7 @@ export class Tailer implements Component {
    * directory is often not reported by the watcher, so the directory's event is followed up. */
   #followUpScanMs: number[] = [];
   #nextScanMs = 0;
+  #nextPollMs = 0;
   /** Reading moved a frontier since the last commit. */
   #isDirty = true;
   #commit: Promise<void> | null = null;
@@ -216,6 +217,7 @@ export class Tailer implements Component {
       try {
         const now = this.#now();
         if (this.#isScanRequested || now >= this.#nextScanMs) this.#scan(false);
+        this.#pollOpenFiles(now);
         const didRead = await this.#readRound();
         this.#housekeeping(this.#now());
         if (didRead) this.#isDirty = true;
@@ -266,7 +268,23 @@ export class Tailer implements Component {
       if (tf.isRotated) wait = Math.min(wait, ROTATED_POLL_MS);
     }
     if (this.#pausedSinceMs !== null) wait = Math.min(wait, 50);
+    if (!this.#o.discovery.isWatchHealthy()) wait = Math.min(wait, this.#nextPollMs - now);
     return Math.max(5, wait);
+  }
+
+  /**
+   * Without a watcher (too busy to be worth it, or failed), open files are read every POLL_INTERVAL_MS: a
+   * read at end of file is one cheap syscall, so the cost follows the number of files, not the number of
+   * writes, and new lines wait at most one interval. With a healthy watcher its events say which file grew.
+   * Rotated files keep their own slower poll: marking them here would hold back their container's live file
+   * (a container's rotated files are drained first) until their rotate_wait.
+   */
+  #pollOpenFiles(now: number): void {
+    if (this.#o.discovery.isWatchHealthy() || now < this.#nextPollMs) return;
+    this.#nextPollMs = now + POLL_INTERVAL_MS;
+    for (const tf of this.#files.byKey.values()) {
+      if (tf.state === "active" && !tf.isRotated) tf.pollRequested();
+    }
   }
 
   /** Sleeps until `ms` passed, a watch event, or a batch settled (progress: backpressure may have eased). */
@@ -449,8 +467,13 @@ export class Tailer implements Component {
   #scan(isInitial: boolean): void {
     const now = this.#now();
     this.#isScanRequested = false;
-    const interval = this.#o.discovery.isWatchHealthy()
+    const discovery = this.#o.discovery;
+    // Watching paused because files change too often: rotations come often too, and a scan is small next
+    // to the lines being read, so scan faster (a rotated file's successor is found within BUSY_RESCAN_MS).
+    const interval = discovery.isWatchHealthy()
       ? this.#tail.watchRescanIntervalMs
+      : discovery.isBusyPolling()
+      ? Math.min(this.#tail.rescanIntervalMs, BUSY_RESCAN_MS)
       : this.#tail.rescanIntervalMs;
     this.#nextScanMs = Math.min(now + interval, this.#followUpScanMs.shift() ?? Infinity);
     this.#o.metrics.rescans.inc(1, isInitial ? "initial" : "periodic");
@@ -543,6 +566,8 @@ export class Tailer implements Component {
 
 const FOLLOW_UP_SCAN_DELAYS_MS = [250, 1000, 3000];
 const MIN_IDLE_ROUND_GAP_MS = 100;
+const POLL_INTERVAL_MS = 100;
+const BUSY_RESCAN_MS = 250;
 const ROTATED_POLL_MS = 250;
 const DESCRIPTOR_POLL_MS = 100;
 const QUARANTINE_FIRST_MS = 1000;

@@ -253,3 +253,39 @@ Deno.test("discovery watch returns at once when the signal is already aborted", 
   });
   assert.equal(metrics.watcherRestarts.total(), 0);
 });
+
+Deno.test("discovery stops watching while events flood in, asks for polling, then watches again", async () => {
+  await using tree = await makeTree();
+  const { discovery, metrics } = harness({
+    include: [`${tree.root}/${DEFAULT}`],
+    maxWatchEventsPerSec: 20,
+    busyPollingMs: 300,
+  });
+  let emptyWakes = 0;
+  const abort = new AbortController();
+  const watching = discovery.watch(abort.signal, (paths) => {
+    if (paths.length === 0) emptyWakes++;
+  });
+  const target = `${tree.root}/${TRAINER}/0.log`;
+  try {
+    await waitFor(() => discovery.isWatchHealthy(), { timeoutMs: 5_000 });
+    // One write(2) per line, as container runtimes write: each one is an event.
+    const file = await Deno.open(target, { append: true });
+    try {
+      await waitFor(async () => {
+        for (let i = 0; i < 50; i++) await file.write(new TextEncoder().encode(`line ${i}\n`));
+        return discovery.isBusyPolling();
+      }, { timeoutMs: 5_000 });
+    } finally {
+      file.close();
+    }
+    assert.equal(discovery.isWatchHealthy(), false, "the tailer polls while the watcher is off");
+    assert.ok(metrics.watcherRestarts.get("busy_polling") >= 1);
+    assert.ok(emptyWakes >= 1, "switching to polling wakes the tailer");
+    await waitFor(() => !discovery.isBusyPolling() && discovery.isWatchHealthy(), { timeoutMs: 5_000 });
+  } finally {
+    abort.abort();
+    await watching;
+  }
+  assert.equal(metrics.watcherRestarts.get("error"), 0);
+});
