@@ -127,23 +127,19 @@ export class ProtoWriter {
       low = (low + 1) >>> 0;
       if (low === 0) high = (high + 1) >>> 0;
     }
-    this.ensure(10);
-    const buf = this.buf;
-    let p = this.pos;
-    while (high > 0 || low > 0x7f) {
-      buf[p++] = (low & 0x7f) | 0x80;
-      low = ((low >>> 7) | (high << 25)) >>> 0;
-      high >>>= 7;
-    }
-    buf[p++] = low & 0x7f;
-    this.pos = p;
+    this.#varint64(low, high);
   }
 
   /** A varint of a bigint as 64-bit two's complement (an exact int64 from a JSON body, issue 10). */
   int64Big(value: bigint): void {
     const u = BigInt.asUintN(64, value);
-    let low = Number(u & 0xffffffffn);
-    let high = Number(u >> 32n);
+    const low = Number(u & 0xffffffffn);
+    const high = Number(u >> 32n);
+    this.#varint64(low, high);
+  }
+
+  /** A varint of the 64-bit value `high * 2^32 + low` (both unsigned 32-bit); ensures room. */
+  #varint64(low: number, high: number): void {
     this.ensure(10);
     const buf = this.buf;
     let p = this.pos;

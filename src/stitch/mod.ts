@@ -7,6 +7,7 @@
 export {
   type FinalPiece,
   type FlushReason,
+  joinChunks,
   type PartialPiece,
   type StitchedRecord,
   Stitcher,

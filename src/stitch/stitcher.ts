@@ -253,7 +253,8 @@ export class Stitcher {
   }
 }
 
-function joinChunks(chunks: Uint8Array[], totalBytes: number): Uint8Array {
+/** `chunks` (holding `totalBytes` in all) as one array; a single chunk is returned as it is. */
+export function joinChunks(chunks: readonly Uint8Array[], totalBytes: number): Uint8Array {
   if (chunks.length === 0) return EMPTY;
   if (chunks.length === 1) return chunks[0];
   const joined = new Uint8Array(totalBytes);

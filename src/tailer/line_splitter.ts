@@ -7,6 +7,8 @@
  * @module
  */
 
+import { joinChunks } from "../stitch/mod.ts";
+
 /** Receives the lines a {@linkcode LineSplitter} finds. */
 export interface LineSink {
   /** Whole lines `buf[start, end)` (`buf[end - 1]` is `"\n"`); `buf[start]` is at file offset `baseOffset`. */
@@ -133,15 +135,4 @@ export class LineSplitter {
     this.#headBytes = 0;
     this.#longLineBytes = 0;
   }
-}
-
-function joinChunks(chunks: Uint8Array[], totalBytes: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const joined = new Uint8Array(totalBytes);
-  let at = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, at);
-    at += chunk.length;
-  }
-  return joined;
 }
