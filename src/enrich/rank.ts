@@ -175,7 +175,7 @@ export class RankResolver {
   #matchBody(body: Uint8Array | string): Readonly<Record<string, string>> | null | undefined {
     const fields = this.#bodyRank!;
     if (typeof body === "string") return fields.exec(body);
-    if (!mayMatchBytes(fields, body)) return null;
+    if (!fields.mayMatchBytes(body)) return null;
     return fields.exec(bodyDecoder.decode(body));
   }
 
@@ -199,46 +199,7 @@ export class RankResolver {
   }
 }
 
-/** The literals of a pre-filter as UTF-8 bytes, cached per pre-filter object. */
-const literalBytesCache = new WeakMap<object, Uint8Array[]>();
-const textEncoder = new TextEncoder();
 const bodyDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
-
-/** Whether `needle` occurs in `hay` (at 0 only when `isAnchored`). */
-function hasBytes(hay: Uint8Array, needle: Uint8Array, isAnchored: boolean): boolean {
-  const n = needle.length;
-  if (n === 0) return true;
-  if (isAnchored) {
-    // Only position 0 can match: never scan the body (most lines start with anything but the literal).
-    if (hay.length < n) return false;
-    for (let j = 0; j < n; j++) if (hay[j] !== needle[j]) return false;
-    return true;
-  }
-  const last = hay.length - n;
-  const first = needle[0];
-  for (let i = hay.indexOf(first); i !== -1 && i <= last; i = hay.indexOf(first, i + 1)) {
-    let j = 1;
-    while (j < n && hay[i + j] === needle[j]) j++;
-    if (j === n) return true;
-  }
-  return false;
-}
-
-/**
- * Byte-level pre-filter for a byte body (issue 9 "bytes in"): the body is decoded to text only when one
- * of the pattern's literals occurs in its bytes, or when the pattern has no pre-filter.
- */
-function mayMatchBytes(fields: Re2Fields, body: Uint8Array): boolean {
-  const filter = fields.prefilter;
-  if (filter === null) return true;
-  let literals = literalBytesCache.get(filter);
-  if (literals === undefined) {
-    literals = filter.literals.map((l) => textEncoder.encode(l));
-    literalBytesCache.set(filter, literals);
-  }
-  for (let i = 0; i < literals.length; i++) if (hasBytes(body, literals[i], filter.isAnchored)) return true;
-  return false;
-}
 
 function lookup(source: AttributionSource, pod: PodInfo, containerName: string): string | undefined {
   switch (source.kind) {

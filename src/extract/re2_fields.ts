@@ -15,6 +15,7 @@
 import type { RE2 } from "re2-wasm";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import { toError } from "../telemetry/log.ts";
+import { ByteSearch } from "./_byte_search.ts";
 import {
   derivePrefilter,
   linearJsEquivalent,
@@ -107,6 +108,9 @@ export class Re2Fields {
   #re: RE2 | null;
   #js: RegExp | null;
   #maxInputBytes: number;
+  /** The pre-filter's literals as UTF-8, for {@linkcode Re2Fields.mayMatchBytes}. */
+  #literalBytes: readonly Uint8Array[];
+  #search = new ByteSearch();
   #scratch: Uint8Array;
   #encoder = new TextEncoder();
   #metrics: Re2FieldsOptions["metrics"];
@@ -120,6 +124,8 @@ export class Re2Fields {
     this.pattern = pattern;
     this.groupNames = groupNames;
     this.prefilter = derivePrefilter(pattern);
+    const encoder = new TextEncoder();
+    this.#literalBytes = this.prefilter?.literals.map((l) => encoder.encode(l)) ?? [];
     this.#re = engines.re;
     this.#js = engines.js;
     this.engine = this.#js === null ? "re2" : "js";
@@ -178,6 +184,24 @@ export class Re2Fields {
     return false;
   }
 
+  /**
+   * The pre-filter on a body still in UTF-8 bytes (issue 9 "bytes in"): false means the pattern cannot match,
+   * so the body need not be decoded. An anchored literal is compared at position 0 only.
+   */
+  mayMatchBytes(body: Uint8Array): boolean {
+    const filter = this.prefilter;
+    if (filter === null) return true;
+    const literals = this.#literalBytes;
+    for (let i = 0; i < literals.length; i++) {
+      const literal = literals[i];
+      if (literal.length === 0) return true;
+      if (filter.isAnchored ? startsWithBytes(body, literal) : this.#search.includes(body, literal)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Named captures of the first match, or null. Never throws: an engine failure counts and is no match. */
   exec(input: string): Readonly<Record<string, string>> | null {
     if (!this.mayMatch(input)) return null;
@@ -220,6 +244,12 @@ export class Re2Fields {
     this.#metrics.re2InputsCapped.inc();
     return input.slice(0, read);
   }
+}
+
+function startsWithBytes(body: Uint8Array, prefix: Uint8Array): boolean {
+  if (body.length < prefix.length) return false;
+  for (let j = 0; j < prefix.length; j++) if (body[j] !== prefix[j]) return false;
+  return true;
 }
 
 function compileEngine(pattern: string): RE2 {
