@@ -15,16 +15,14 @@ import {
   DataloaderExtractor,
   DataloaderStage,
   DEFAULT_DATALOADER_PATTERNS,
+  loadRe2Engine,
   Re2Fields,
-  type RecordOrigin,
-  type RecordSink,
 } from "../src/extract/mod.ts";
-import type { LogRecord } from "../src/record.ts";
+import type { LogRecord, RecordOrigin, RecordSink } from "../src/record.ts";
 import { TrainingSummaries } from "../src/signals/mod.ts";
 import { createAgentMetrics, TRAINING_TIME_BUCKETS_S } from "../src/telemetry/agent_metrics.ts";
 import { MetricsRegistry } from "../src/telemetry/metrics.ts";
 import { seededRandom } from "./_seeded_random.ts";
-import { loadRe2Engine } from "../src/extract/mod.ts";
 
 // These tests compile patterns with the RE2 engine itself (the agent loads it only when a pattern needs it).
 await loadRe2Engine();

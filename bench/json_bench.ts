@@ -13,15 +13,8 @@
  * @module
  */
 
-import {
-  DataloaderExtractor,
-  DataloaderStage,
-  JsonBodyStage,
-  parseJsonBody,
-  type RecordOrigin,
-  type RecordSink,
-} from "../src/extract/mod.ts";
-import type { LogRecord } from "../src/record.ts";
+import { DataloaderExtractor, DataloaderStage, JsonBodyStage, parseJsonBody } from "../src/extract/mod.ts";
+import type { LogRecord, RecordOrigin, RecordSink } from "../src/record.ts";
 import { TrainingSummaries } from "../src/signals/mod.ts";
 import { createAgentMetrics, TRAINING_TIME_BUCKETS_S } from "../src/telemetry/agent_metrics.ts";
 import { MetricsRegistry } from "../src/telemetry/metrics.ts";

@@ -9,7 +9,7 @@ import process from "node:process";
 import denoJson from "../deno.json" with { type: "json" };
 import { type Assembler, RecordAssembler, type RecordAssemblerOptions } from "./assemble/mod.ts";
 import type { Config } from "./config/mod.ts";
-import { acquireCursorLock, type CursorLock, CursorStore } from "./cursor/mod.ts";
+import { acquireCursorLock, cursorDirOf, type CursorLock, CursorStore } from "./cursor/mod.ts";
 import { Discovery } from "./discovery/mod.ts";
 import { EmittedKeyStore, EvictionJoin, EvictionStage } from "./evict/mod.ts";
 import { buildEnrichment } from "./enrich/mod.ts";
@@ -114,9 +114,8 @@ function combineReadGates(a: ReadGate | undefined, b: ReadGate | undefined): Rea
 }
 
 async function openCursorKv(path: string): Promise<Deno.Kv> {
-  const dir = path.slice(0, Math.max(1, path.lastIndexOf("/")));
   try {
-    await Deno.mkdir(dir, { recursive: true });
+    await Deno.mkdir(cursorDirOf(path), { recursive: true });
     return await Deno.openKv(path);
   } catch (err) {
     throw new StartupError(`Cannot open cursor store: path ${path}: ${(err as Error).message}`, {

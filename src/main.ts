@@ -18,10 +18,11 @@ import {
   runCheckConfig,
   validateConfig,
 } from "./config/mod.ts";
+import { cursorDirOf } from "./cursor/mod.ts";
+import { compileGlob } from "./discovery/mod.ts";
 import { checkEnrichmentConfig } from "./enrich/mod.ts";
 import { checkDataloaderPatterns, loadRe2Engine } from "./extract/mod.ts";
 import {
-  globRoot,
   netHostOfUrl,
   PermissionCheckError,
   type PermissionTarget,
@@ -147,9 +148,10 @@ function permissionTargets(config: Config): PermissionTarget[] {
     source: "exporter.endpoint",
   }];
   for (const pattern of config.include) {
-    targets.push({ target: globRoot(pattern), source: "include", permission: "read" });
+    // The directory discovery walks for this pattern.
+    targets.push({ target: compileGlob(pattern).root, source: "include", permission: "read" });
   }
-  const cursorDir = config.cursor.path.slice(0, Math.max(1, config.cursor.path.lastIndexOf("/")));
+  const cursorDir = cursorDirOf(config.cursor.path);
   targets.push({ target: cursorDir, source: "cursor.path", permission: "read" });
   targets.push({ target: cursorDir, source: "cursor.path", permission: "write" });
   if (config.telemetry.listen !== "") {

@@ -88,7 +88,7 @@ export class AckTracker<K> {
    * by the batcher: the wiring stays one direction.
    */
   nextSettle(): Promise<void> {
-    // One shared promise per settle: callers that stop waiting (their own timer fired) leave nothing behind.
+    // One shared promise per settle; a caller that may stop waiting hooks it once per promise (the tailer).
     if (this.#settled === null) {
       const { promise, resolve } = Promise.withResolvers<void>();
       this.#settled = { promise, resolve };

@@ -9,6 +9,7 @@
 import { parseCriLine } from "../cri/mod.ts";
 import type {
   Attributes,
+  HrTime,
   InstrumentationScope,
   LogRecord,
   PodLogPath,
@@ -125,7 +126,7 @@ function bump(map: Map<string, number>, key: string): void {
 }
 
 /** Milliseconds since the epoch as an OTLP HrTime. */
-export function msToHr(ms: number): [number, number] {
+export function msToHr(ms: number): HrTime {
   const sec = Math.floor(ms / 1000);
   return [sec, Math.round((ms - sec * 1000) * 1e6)];
 }

@@ -1,4 +1,10 @@
-export { CursorStore, type CursorStoreOptions, type CursorValue, CursorWriteError } from "./cursor_store.ts";
+export {
+  cursorDirOf,
+  CursorStore,
+  type CursorStoreOptions,
+  type CursorValue,
+  CursorWriteError,
+} from "./cursor_store.ts";
 export {
   acquireCursorLock,
   type CursorLock,

@@ -17,6 +17,7 @@
  */
 
 import type { Attributes, AttrValue, HrTime, InstrumentationScope, LogRecord } from "../record.ts";
+import { msToHr } from "../assemble/mod.ts";
 import type { EvictionEvent } from "./eviction_join.ts";
 import type { RememberedLine } from "./last_lines.ts";
 
@@ -66,8 +67,8 @@ export function buildEventRecord(event: EvictionEvent, options: BuildEventRecord
   });
   if (cut > 0) attributes[LAST_LINES_CUT_ATTRIBUTE] = cut;
   return {
-    hrTime: toHrTime(key.timeMs),
-    hrTimeObserved: toHrTime(options.nowMs),
+    hrTime: msToHr(key.timeMs),
+    hrTimeObserved: msToHr(options.nowMs),
     body: d.message !== "" ? d.message : `${d.reason}: ${d.namespace}/${d.podName}`,
     attributes,
     droppedAttributesCount: 0,
@@ -107,11 +108,6 @@ function podResource(event: EvictionEvent, nodeName: string): Attributes {
   if (d.podName !== "") out["k8s.pod.name"] = d.podName;
   if (nodeName !== "") out["k8s.node.name"] = nodeName;
   return out;
-}
-
-function toHrTime(ms: number): HrTime {
-  const seconds = Math.floor(ms / 1000);
-  return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
 }
 
 function rfc3339Nano(hr: HrTime): string {

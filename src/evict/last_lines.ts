@@ -183,12 +183,6 @@ export class LastLines {
     return timeMs;
   }
 
-  /** The containers of a pod that have rings. */
-  containersOf(podUid: string): string[] {
-    const rings = this.#byPod.get(podUid);
-    return rings === undefined ? [] : [...rings].map((r) => r.containerName);
-  }
-
   /** The lines of a pod's containers, oldest first per container, that `keep` accepts. */
   linesOf(podUid: string, keep: (line: RememberedLine) => boolean): RememberedLine[] {
     const rings = this.#byPod.get(podUid);

@@ -8,7 +8,7 @@
  */
 
 import type { Attributes } from "../record.ts";
-import { type ProtoWriter, putVarint, varintSize } from "./_proto_writer.ts";
+import { encodeStringField, type ProtoWriter, putVarint, varintSize } from "./_proto_writer.ts";
 import { isWellFormedUtf8 } from "./_utf8.ts";
 
 /** Encoded record attributes (tag, length, key, string value) per key, by value. */
@@ -265,18 +265,7 @@ export class AnyValueWriter {
   #keyField(key: string): Uint8Array {
     let field = this.#keys.get(key);
     if (field !== undefined) return field;
-    const utf8 = new TextEncoder().encode(key);
-    const length = varintSize(utf8.length);
-    field = new Uint8Array(1 + length + utf8.length + 1);
-    field[0] = 0x0a;
-    let p = 1;
-    let v = utf8.length;
-    while (v > 0x7f) {
-      field[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    field[p++] = v;
-    field.set(utf8, p);
+    field = encodeStringField(0x0a, key, 1);
     field[field.length - 1] = 0x12;
     if (this.#keys.size >= MAX_CACHED_KEYS) this.#keys.clear();
     this.#keys.set(key, field);

@@ -8,7 +8,7 @@
  */
 
 import type { Attributes, HrTime, InstrumentationScope, LogRecord, ResourceRef } from "../record.ts";
-import { ProtoWriter, varintSize } from "./_proto_writer.ts";
+import { encodeStringField, ProtoWriter, varintSize } from "./_proto_writer.ts";
 import { AnyValueWriter, RECORD_ATTRIBUTES_TAG } from "./_any_value_writer.ts";
 
 /** One encoded request; `bytes` is a view of the encoder's buffer, valid until its next `encode`. */
@@ -318,17 +318,5 @@ function hexDigit(code: number): number {
 
 /** A standalone string field (tag byte + string), or null for an empty or missing value. */
 function stringField(tag: number, value: string | undefined): Uint8Array | null {
-  if (!value) return null;
-  const bytes = new TextEncoder().encode(value);
-  const out = new Uint8Array(1 + varintSize(bytes.length) + bytes.length);
-  out[0] = tag;
-  let p = 1;
-  let v = bytes.length;
-  while (v > 0x7f) {
-    out[p++] = (v & 0x7f) | 0x80;
-    v >>>= 7;
-  }
-  out[p++] = v;
-  out.set(bytes, p);
-  return out;
+  return value ? encodeStringField(tag, value) : null;
 }

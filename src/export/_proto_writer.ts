@@ -33,6 +33,18 @@ export function putVarint(buf: Uint8Array, p: number, v: number): number {
 
 const textEncoder = new TextEncoder();
 
+/**
+ * A standalone length-delimited field: `tag`, the UTF-8 length of `value`, its bytes, then `extraBytes`
+ * zero bytes for the caller to fill (pre-encoded keys and fixed fields).
+ */
+export function encodeStringField(tag: number, value: string, extraBytes = 0): Uint8Array {
+  const utf8 = textEncoder.encode(value);
+  const out = new Uint8Array(1 + varintSize(utf8.length) + utf8.length + extraBytes);
+  out[0] = tag;
+  out.set(utf8, putVarint(out, 1, utf8.length));
+  return out;
+}
+
 /** Writes one protobuf message at a time into a buffer it keeps between messages. */
 export class ProtoWriter {
   /** The buffer; its byteOffset is 0, so `words` views it 4-byte aligned. */
@@ -96,14 +108,7 @@ export class ProtoWriter {
   /** A varint of an integer in [0, 2^32); ensures room. */
   uint32(v: number): void {
     this.ensure(5);
-    const buf = this.buf;
-    let p = this.pos;
-    while (v > 0x7f) {
-      buf[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    buf[p++] = v;
-    this.pos = p;
+    this.pos = putVarint(this.buf, this.pos, v);
   }
 
   /**
@@ -256,13 +261,6 @@ export class ProtoWriter {
       this.buf.copyWithin(slot + size, slot + reserved, this.pos);
       this.pos += size - reserved;
     }
-    const buf = this.buf;
-    let p = slot;
-    let v = length;
-    while (v > 0x7f) {
-      buf[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    buf[p] = v;
+    putVarint(this.buf, slot, length);
   }
 }

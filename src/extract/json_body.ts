@@ -14,10 +14,9 @@
  * @module
  */
 
-import type { AttrValue, HrTime, LogRecord } from "../record.ts";
+import type { AttrValue, HrTime, LogRecord, RecordOrigin, RecordSink, RecordStage } from "../record.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { Series } from "../telemetry/metrics.ts";
-import type { RecordOrigin, RecordSink, RecordStage } from "./_record_stage.ts";
 import { type Severity, severityOf, timeOf } from "./_well_known.ts";
 
 /** Why a body was left as it was. */

@@ -7,7 +7,6 @@ export {
   Re2Fields,
   type Re2FieldsOptions,
 } from "./re2_fields.ts";
-export type { RecordOrigin, RecordSink, RecordStage } from "./_record_stage.ts";
 export {
   type JsonBodyResult,
   JsonBodyStage,

@@ -16,7 +16,7 @@ import { abortableDelay } from "../lifecycle/abortable_delay.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import { type Logger, toError } from "../telemetry/log.ts";
 import { type ApiServerClient, ApiServerError, type WatchEvent } from "./apiserver_client.ts";
-import { detectEventDisruption, type Disruption } from "./pod_disruption.ts";
+import { detectEventDisruption, type Disruption, DISRUPTION_EVENT_REASONS } from "./pod_disruption.ts";
 
 /** Options for {@linkcode EventInformer}. */
 export interface EventInformerOptions {
@@ -33,8 +33,6 @@ export interface EventInformerOptions {
   watchTimeoutSeconds: number;
   metrics: Pick<AgentMetrics, "eventWatchEvents" | "eventWatchRestarts" | "eventsIgnored">;
   logger: Logger;
-  /** The Event reasons read. @default Evicted, Preempted, Preempting, OOMKilling, Killing */
-  reasons?: readonly string[];
   /** First reconnect delay after a failure (with jitter, doubling). @default 250 */
   backoffInitialMs?: number;
   /** Longest reconnect delay. @default 30000 */
@@ -42,8 +40,6 @@ export interface EventInformerOptions {
   /** Random source for the jitter, in [0, 1). @default Math.random */
   random?: () => number;
 }
-
-const DEFAULT_REASONS = ["Evicted", "Preempted", "Preempting", "OOMKilling", "Killing"];
 
 /** Lists and watches the Events that report disruptions of this node's pods. */
 export class EventInformer implements Component {
@@ -62,7 +58,7 @@ export class EventInformer implements Component {
 
   /** The field selector of each watch, one per reason. */
   get fieldSelectors(): string[] {
-    return (this.#o.reasons ?? DEFAULT_REASONS).map((reason) =>
+    return DISRUPTION_EVENT_REASONS.map((reason) =>
       reason === "OOMKilling"
         ? `involvedObject.kind=Node,involvedObject.name=${this.#o.nodeName},reason=OOMKilling`
         : `involvedObject.kind=Pod,reason=${reason}`

@@ -262,7 +262,7 @@ export class NamespaceLimiter {
     this.#nowMs = nowMs;
     let key: NamespaceKey | null | undefined = this.#keys.get(namespace);
     if (key === undefined) {
-      const budget = this.#budgets.get(namespace) ?? this.#defaultBudget;
+      const budget = this.budgetOf(namespace);
       key = budget === null ? null : this.#createKey(namespace, budget, nowMs);
     }
     this.#lastNamespace = namespace;

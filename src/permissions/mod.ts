@@ -1,5 +1,4 @@
 export {
-  globRoot,
   netHostOfUrl,
   PermissionCheckError,
   permissionMessage,

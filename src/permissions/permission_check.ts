@@ -76,22 +76,3 @@ export async function requirePermissions(targets: readonly PermissionTarget[]): 
   }
   if (refused.length > 0) throw new PermissionCheckError(refused.join("\n"));
 }
-
-/**
- * The directory a glob pattern starts in: its segments before the first one with a glob character.
- *
- * @example
- * ```ts
- * globRoot("/var/log/pods/*\/*\/*.log"); // "/var/log/pods"
- * ```
- */
-export function globRoot(pattern: string): string {
-  const segments = pattern.split("/");
-  const fixed: string[] = [];
-  for (const segment of segments.slice(0, -1)) {
-    if (/[*?[{]/.test(segment)) break;
-    fixed.push(segment);
-  }
-  const root = fixed.join("/");
-  return root === "" ? "/" : root;
-}

@@ -7,7 +7,8 @@
  */
 
 import type { Config } from "../config/mod.ts";
-import { DataloaderExtractor, DataloaderStage, JsonBodyStage, type RecordSink } from "../extract/mod.ts";
+import { DataloaderExtractor, DataloaderStage, JsonBodyStage } from "../extract/mod.ts";
+import type { RecordSink } from "../record.ts";
 import type { Attributes, InstrumentationScope } from "../record.ts";
 import { type AgentMetrics, TRAINING_TIME_BUCKETS_S } from "../telemetry/agent_metrics.ts";
 import type { Logger } from "../telemetry/log.ts";

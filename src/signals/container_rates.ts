@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { RecordOrigin, RecordSink, RecordStage } from "../extract/mod.ts";
+import type { RecordOrigin, RecordSink, RecordStage } from "../record.ts";
 import type { LogRecord, PodLogPath } from "../record.ts";
 import { BoundedSeries } from "./bounded_series.ts";
 

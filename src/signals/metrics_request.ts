@@ -14,13 +14,8 @@
  */
 
 import type { ProtobufMetricsSerializer } from "@opentelemetry/otlp-transformer";
-import {
-  type Attributes,
-  type HrTime,
-  type InstrumentationScope,
-  JOB_ID_ATTRIBUTE,
-  RANK_ATTRIBUTE,
-} from "../record.ts";
+import { type Attributes, type InstrumentationScope, JOB_ID_ATTRIBUTE, RANK_ATTRIBUTE } from "../record.ts";
+import { msToHr } from "../assemble/mod.ts";
 import type { ContainerRate } from "./container_rates.ts";
 import type { RankSummary } from "./training_summaries.ts";
 
@@ -55,8 +50,8 @@ export function buildMetricsRequest(
   snapshot: MetricsSnapshot,
   options: MetricsRequestOptions,
 ): ResourceMetricsInput {
-  const startTime = hrTime(options.startMs);
-  const endTime = hrTime(options.nowMs);
+  const startTime = msToHr(options.startMs);
+  const endTime = msToHr(options.nowMs);
   const point = <T>(attributes: Attributes, value: T) => ({ startTime, endTime, attributes, value });
   const rankAttrs = (s: RankSummary): Attributes => ({ [JOB_ID_ATTRIBUTE]: s.job, [RANK_ATTRIBUTE]: s.rank });
   const histogram = (t: RankSummary["dataTime"]) => ({
@@ -125,9 +120,4 @@ function gaugeMetric(name: string, description: string, unit: string, dataPoints
     dataPointType: DATA_POINT_GAUGE,
     dataPoints,
   };
-}
-
-function hrTime(ms: number): HrTime {
-  const seconds = Math.floor(ms / 1000);
-  return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
 }

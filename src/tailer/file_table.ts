@@ -17,7 +17,7 @@ import type { LossLedger } from "../ledger/mod.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { KindTracker } from "../telemetry/kinds.ts";
 import { type CursorSync, cursorValueOf, findByIdentity, hasHead } from "./cursor_sync.ts";
-import { type Fingerprint, fingerprintOf, guardHashAt } from "./file_identity.ts";
+import { type Fingerprint, fingerprintOf, guardHashAt, identityKey } from "./file_identity.ts";
 import { TailedFile } from "./tailed_file.ts";
 
 /** What a scan (or a resume, or a descriptor round) found; the read loop acts on these. */
@@ -155,7 +155,7 @@ export class FileTable {
       podPath,
       offset,
       sizeBytes: f.sizeBytes,
-      assembly: this.#o.assembler.open({ key: `${f.dev}:${f.ino}`, path: f.path, podPath }),
+      assembly: this.#o.assembler.open({ key: identityKey(f.dev, f.ino), path: f.path, podPath }),
       maxLineHeadBytes: this.#o.maxLogSizeBytes + MAX_CRI_HEADER_BYTES,
       nowMs: now,
     });

@@ -85,6 +85,7 @@ export class Tailer implements Component {
    * directory is often not reported by the watcher, so the directory's event is followed up. */
   #followUpScanMs: number[] = [];
   #nextScanMs = 0;
+  #hookedSettle: Promise<void> | null = null;
   #nextPollMs = 0;
   /** Reading moved a frontier since the last commit. */
   #isDirty = true;
@@ -305,8 +306,19 @@ export class Tailer implements Component {
       };
       const timer = setTimeout(done, ms);
       this.#wakeResolve = done;
-      this.#o.progress.nextSettle().then(done);
+      this.#hookSettle();
     });
+  }
+
+  /**
+   * Wakes the loop at the next settle. One callback per settle promise, not one per sleep: a sleep that
+   * ends on its timer would otherwise leave its callback on the pending promise until a batch settles.
+   */
+  #hookSettle(): void {
+    const settle = this.#o.progress.nextSettle();
+    if (settle === this.#hookedSettle) return;
+    this.#hookedSettle = settle;
+    settle.then(() => this.#wakeResolve?.());
   }
 
   #onWatchEvent(paths: string[]): void {
@@ -385,7 +397,7 @@ export class Tailer implements Component {
       held += tf.heldBytes() - before;
       if (this.#abort.signal.aborted) break;
     }
-    this.#flushCounts();
+    // Counts are flushed by housekeeping, which always follows a round.
     return didRead;
   }
 

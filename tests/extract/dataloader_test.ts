@@ -8,14 +8,13 @@ import {
   DataloaderStage,
   DEFAULT_DATALOADER_PATTERNS,
   ITER_TIME_ATTRIBUTE,
+  loadRe2Engine,
   Re2Fields,
-  type RecordOrigin,
 } from "../../src/extract/mod.ts";
-import type { LogRecord } from "../../src/record.ts";
+import type { LogRecord, RecordOrigin } from "../../src/record.ts";
 import { createAgentMetrics } from "../../src/telemetry/agent_metrics.ts";
 import { MetricsRegistry } from "../../src/telemetry/metrics.ts";
 import { assertProperty } from "../_helpers/property.ts";
-import { loadRe2Engine } from "../../src/extract/mod.ts";
 
 // These tests compile patterns with the RE2 engine itself (the agent loads it only when a pattern needs it).
 await loadRe2Engine();

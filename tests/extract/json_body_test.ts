@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import type { RecordOrigin } from "../../src/extract/mod.ts";
 import { JsonBodyStage, parseJsonBody, startsLikeObject } from "../../src/extract/mod.ts";
-import type { AttrValue, LogRecord } from "../../src/record.ts";
+import type { AttrValue, LogRecord, RecordOrigin } from "../../src/record.ts";
 import { createAgentMetrics } from "../../src/telemetry/agent_metrics.ts";
 import { MetricsRegistry } from "../../src/telemetry/metrics.ts";
 import { assertProperty } from "../_helpers/property.ts";

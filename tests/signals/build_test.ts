@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { validateConfig } from "../../src/config/mod.ts";
 import { parsePodLogPath } from "../../src/discovery/mod.ts";
-import type { RecordOrigin } from "../../src/extract/mod.ts";
-import type { LogRecord } from "../../src/record.ts";
+import type { LogRecord, RecordOrigin } from "../../src/record.ts";
 import { buildSignalStages } from "../../src/signals/mod.ts";
 import { createAgentMetrics } from "../../src/telemetry/agent_metrics.ts";
 import { Logger } from "../../src/telemetry/log.ts";
