@@ -11,6 +11,7 @@
  * @module
  */
 
+import { reconnectDelayMs } from "./backoff.ts";
 import type { Component, ComponentHealth } from "../lifecycle/component.ts";
 import { abortableDelay } from "../lifecycle/abortable_delay.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
@@ -162,8 +163,10 @@ export class EventInformer implements Component {
   }
 
   #backoffMs(failures: number): number {
-    const initial = this.#o.backoffInitialMs ?? 250;
-    const capMs = Math.min(this.#o.backoffMaxMs ?? 30_000, initial * 2 ** Math.min(failures - 1, 20));
-    return capMs / 2 + (capMs / 2) * this.#random();
+    return reconnectDelayMs(failures, {
+      initialMs: this.#o.backoffInitialMs ?? 250,
+      maxMs: this.#o.backoffMaxMs ?? 30_000,
+      random: this.#random,
+    });
   }
 }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { reconnectDelayMs } from "./backoff.ts";
 import type { Component, ComponentHealth } from "../lifecycle/component.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { KindTracker } from "../telemetry/kinds.ts";
@@ -242,9 +243,11 @@ export class PodInformer implements Component {
   }
 
   #backoffMs(): number {
-    const exponent = Math.min(this.#failures - 1, 20);
-    const capMs = Math.min(this.#backoffMaxMs, this.#backoffInitialMs * 2 ** exponent);
-    return capMs / 2 + (capMs / 2) * this.#random();
+    return reconnectDelayMs(this.#failures, {
+      initialMs: this.#backoffInitialMs,
+      maxMs: this.#backoffMaxMs,
+      random: this.#random,
+    });
   }
 
   #setProblem(problem: string): void {
