@@ -1,7 +1,9 @@
 /**
  * The record assembler: whole lines of one file (bytes) -> CRI header -> stitch -> LogRecord with its
  * attributes -> the next record stage, each with its {@linkcode RecordOrigin}. Pure: no I/O, the clock
- * comes in as a parameter, bodies stay bytes (each record gets its own copy).
+ * comes in as a parameter, bodies stay bytes. The whole lines of one read are copied once out of the
+ * reader's reused buffer, and every record's body is a view into that copy: one allocation per read
+ * instead of one per record. Whatever keeps a body longer than its batch (the eviction rings) copies it.
  *
  * @module
  */
@@ -153,13 +155,19 @@ class CriFileAssembly implements FileAssembly {
     });
   }
 
+  /**
+   * The whole lines `buf[start, end)` (each ends with `"\n"`) at `baseOffset` of the file. `buf` may be
+   * reused by the caller as soon as this returns: the lines are copied once, and bodies view the copy.
+   */
   lines(buf: Uint8Array, start: number, end: number, baseOffset: number, nowMs: number): void {
     this.#refreshResource();
-    let b = start;
+    const chunk = buf.slice(start, end);
+    const length = chunk.length;
+    let b = 0;
     let lines = 0;
-    while (b < end) {
-      const nb = buf.indexOf(10, b);
-      this.#line(buf, b, nb, baseOffset + (b - start), baseOffset + (nb + 1 - start), nowMs, false);
+    while (b < length) {
+      const nb = chunk.indexOf(10, b);
+      this.#line(chunk, b, nb, baseOffset + b, baseOffset + nb + 1, nowMs, false);
       lines++;
       b = nb + 1;
     }
@@ -318,9 +326,12 @@ class CriFileAssembly implements FileAssembly {
   }
 }
 
-/** A copy of `buf[start, end)` cut at `maxBytes` on a UTF-8 character boundary. */
+/**
+ * A view of `buf[start, end)` cut at `maxBytes` on a UTF-8 character boundary. `buf` is the assembler's
+ * own copy of the chunk (or a long line's own head), never the reader's reused buffer.
+ */
 function capped(buf: Uint8Array, start: number, end: number, maxBytes: number): Uint8Array {
-  if (end - start <= maxBytes) return buf.slice(start, end);
+  if (end - start <= maxBytes) return buf.subarray(start, end);
   const view = buf.subarray(start, start + maxBytes);
-  return view.slice(0, utf8BoundaryAtOrBefore(view, view.length));
+  return view.subarray(0, utf8BoundaryAtOrBefore(view, view.length));
 }

@@ -77,7 +77,8 @@ export interface RingRecord {
 
 /**
  * One container's ring, as parallel arrays (one slot per line) so that remembering a record allocates
- * nothing but the cut copy of an over-long body: this runs for every record the agent reads.
+ * nothing per record (bodies that view a read chunk are copied out once per turn, see
+ * {@linkcode LastLines}): this runs for every record the agent reads.
  */
 interface Ring {
   readonly podUid: string;
@@ -97,6 +98,17 @@ interface Ring {
   resource: ResourceRef | null;
   attributes: Attributes | null;
   isRemoved: boolean;
+  /** Holds bodies that view a shared read chunk; they are copied out at the end of the turn. */
+  isDirty: boolean;
+  /** Lines pushed since the ring became dirty: the newest slots that may hold such views. */
+  pushedWhileDirty: number;
+}
+
+const EMPTY_BODY = new Uint8Array(0);
+
+/** Whether `body` views part of a larger buffer (a read chunk its record shares with others). */
+function isSharedView(body: Uint8Array): boolean {
+  return body.byteLength !== body.buffer.byteLength;
 }
 
 /** Counts of lines removed early, by reason (the caller turns them into metrics). */
@@ -114,6 +126,8 @@ export class LastLines {
   #trimmed: TrimCounts = { container_bytes: 0, total_bytes: 0, idle: 0 };
 
   #overheadBytes: number;
+  /** Rings holding views of read chunks, copied out by {@linkcode #ownViews} in a microtask. */
+  #dirty: Ring[] = [];
 
   constructor(options: LastLinesOptions) {
     this.#o = { idleRingMs: 600_000, ...options };
@@ -173,6 +187,12 @@ export class LastLines {
     ring.restarts[slot] = path.restartCount;
     ring.sizes[slot] = size;
     ring.cut[slot] = isCut;
+    if (isCut === 0 && body instanceof Uint8Array && isSharedView(body) && !ring.isDirty) {
+      ring.isDirty = true;
+      ring.pushedWhileDirty = 0;
+      if (this.#dirty.push(ring) === 1) queueMicrotask(this.#ownViews);
+    }
+    if (ring.isDirty) ring.pushedWhileDirty++;
     ring.count++;
     ring.bytes += size;
     this.#totalBytes += size;
@@ -229,6 +249,42 @@ export class LastLines {
     }
   }
 
+  /**
+   * Copies the bodies that view a shared read chunk into one buffer per ring. A record's body views the
+   * chunk its read produced (one copy per read, not per record); a ring that kept such a view would keep
+   * the whole chunk (up to `tail.read_buffer_size`) alive. Run at the end of the turn that pushed them,
+   * so only the lines still in the ring are copied: a busy container copies its last lines once per
+   * read, not each line it reads.
+   */
+  #ownViews = (): void => {
+    const capacity = this.#o.lastLines;
+    for (const ring of this.#dirty) {
+      ring.isDirty = false;
+      if (ring.isRemoved) continue;
+      const first = ring.count - Math.min(ring.pushedWhileDirty, ring.count);
+      let total = 0;
+      for (let i = first; i < ring.count; i++) {
+        const body = ring.bodies[(ring.head + i) % capacity];
+        if (body instanceof Uint8Array && isSharedView(body)) total += body.byteLength;
+      }
+      const store = new Uint8Array(total);
+      let at = 0;
+      for (let i = first; i < ring.count; i++) {
+        const slot = (ring.head + i) % capacity;
+        const body = ring.bodies[slot];
+        if (!(body instanceof Uint8Array) || !isSharedView(body)) continue;
+        if (body.byteLength === 0) {
+          ring.bodies[slot] = EMPTY_BODY;
+          continue;
+        }
+        store.set(body, at);
+        ring.bodies[slot] = store.subarray(at, at + body.byteLength);
+        at += body.byteLength;
+      }
+    }
+    this.#dirty.length = 0;
+  };
+
   /** Lines trimmed early since the last call, by reason; resets the counts. */
   takeTrimCounts(): TrimCounts {
     const counts = this.#trimmed;
@@ -258,6 +314,8 @@ export class LastLines {
       resource: null,
       attributes: null,
       isRemoved: false,
+      isDirty: false,
+      pushedWhileDirty: 0,
     };
     this.#totalBytes += this.#overheadBytes;
     this.#rings.set(key, ring);

@@ -66,6 +66,34 @@ Deno.test("last lines cut a body longer than max_line_size, copying bytes so the
   assert.equal((text.body as string).length, 100);
 });
 
+Deno.test("last lines copy bodies that view a shared read chunk at the end of the turn, keeping only what stays", async () => {
+  const rings = new LastLines(OPTIONS);
+  const text = new TextEncoder();
+  // One read chunk, five records viewing it (as the assembler hands them over), one empty body.
+  const chunk = text.encode("line 1\nline 2\n\nline 4\nline 5\n");
+  const views = [[0, 6], [7, 13], [14, 14], [15, 21], [22, 28]].map(([a, b]) => chunk.subarray(a, b));
+  views.forEach((body, i) => push(rings, "p", "main", i + 1, body));
+  push(rings, "q", "main", 9, chunk.subarray(0, 6));
+  const before = rings.linesOf("p", () => true).map((l) => l.body as Uint8Array);
+  assert.ok(before.every((b) => b.buffer === chunk.buffer));
+  await Promise.resolve();
+  const after = rings.linesOf("p", () => true).map((l) => l.body as Uint8Array);
+  assert.deepEqual(after.map((b) => new TextDecoder().decode(b)), ["", "line 4", "line 5"]);
+  assert.ok(after.every((b) => b.buffer !== chunk.buffer), "no kept body keeps the chunk alive");
+  // The three lines still in the ring share one buffer of their own bytes only.
+  assert.equal(after[1].buffer, after[2].buffer);
+  assert.equal(after[1].buffer.byteLength, 12);
+  const [other] = rings.linesOf("q", () => true);
+  assert.notEqual((other.body as Uint8Array).buffer, chunk.buffer);
+  // A later turn copies only what it pushed: the earlier copies are not touched again.
+  push(rings, "p", "main", 7, chunk.subarray(7, 13));
+  await Promise.resolve();
+  const last = rings.linesOf("p", () => true).map((l) => l.body as Uint8Array);
+  assert.equal(last[0], after[1]);
+  assert.deepEqual(last.map((b) => new TextDecoder().decode(b)), ["line 4", "line 5", "line 2"]);
+  assert.notEqual(last[2].buffer, chunk.buffer);
+});
+
 Deno.test("last lines drop a container's oldest lines over max_container_size and count them", () => {
   const perLine = 100 + LINE_OVERHEAD_BYTES;
   const rings = new LastLines({
