@@ -40,9 +40,9 @@ export interface AgentConfigOptions {
   endpointUrl: string;
   /** Telemetry listen address; "" disables it. @default "" */
   telemetryListen?: string;
-  /** Largest batch, in records. @default 2048 */
+  /** Largest batch, in records; unset keeps the agent's default. */
   batchMaxRecords?: number;
-  /** Longest a batch waits, as a config duration. @default "200ms" */
+  /** Longest a batch waits, as a config duration; unset keeps the agent's default. */
   batchMaxDelay?: string;
   /** Extra YAML lines appended verbatim. @default "" */
   extraYaml?: string;
@@ -57,12 +57,19 @@ export function agentConfigYaml(options: AgentConfigOptions): string {
     `cursor: { path: ${q(`${options.cursorDir}/cursor.kv`)}, flush_interval: 1s }`,
     `exporter: { endpoint: ${q(options.endpointUrl)}, compression: gzip }`,
     `telemetry: { listen: ${q(options.telemetryListen ?? "")} }`,
-    `batch: { max_records: ${options.batchMaxRecords ?? 2048}, max_delay: ${
-      options.batchMaxDelay ?? "200ms"
-    } }`,
+    batchYaml(options),
     `k8s: { mode: "off" }`,
     options.extraYaml ?? "",
   ].join("\n") + "\n";
+}
+
+/** The `batch:` block when the bench overrides the agent's defaults, else "". */
+function batchYaml(options: AgentConfigOptions): string {
+  const entries = [
+    options.batchMaxRecords === undefined ? null : `max_records: ${options.batchMaxRecords}`,
+    options.batchMaxDelay === undefined ? null : `max_delay: ${options.batchMaxDelay}`,
+  ].filter((entry) => entry !== null);
+  return entries.length === 0 ? "" : `batch: { ${entries.join(", ")} }`;
 }
 
 /** Options for {@linkcode AgentProcess.spawn}. */

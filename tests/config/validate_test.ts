@@ -44,7 +44,7 @@ const DEFAULT_CONFIG: Config = {
     retryMaxIntervalMs: 30_000,
     retryMaxElapsedMs: 0,
   },
-  batch: { maxRecords: 2_048, maxBytes: 1_048_576, maxDelayMs: 200 },
+  batch: { maxRecords: 2_048, maxBytes: 1_048_576, maxDelayMs: 100 },
   telemetry: { listen: "127.0.0.1:9464", logLevel: "info", isStatusRemoteAllowed: false },
   k8s: {
     mode: "auto",
