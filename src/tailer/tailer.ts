@@ -87,6 +87,8 @@ export class Tailer implements Component {
   #nextScanMs = 0;
   #hookedSettle: Promise<void> | null = null;
   #nextPollMs = 0;
+  /** Bytes read since the read loop last gave the event loop a turn. */
+  #bytesSinceYield = 0;
   /** Reading moved a frontier since the last commit. */
   #isDirty = true;
   #commit: Promise<void> | null = null;
@@ -393,8 +395,16 @@ export class Tailer implements Component {
       this.#endPause();
       // Counted once per round, then kept up to date per read: O(files) per round, not per read.
       const before = tf.heldBytes();
-      if (await this.#readFileSafely(tf)) didRead = true;
+      const readBefore = tf.readPosition;
+      if (this.#readFileSafely(tf)) didRead = true;
       held += tf.heldBytes() - before;
+      // Reads are synchronous (TailedFile.read): give the event loop a turn every few MiB, so exports,
+      // acknowledgements and /metrics keep flowing through a large backlog.
+      this.#bytesSinceYield += Math.max(0, tf.readPosition - readBefore);
+      if (this.#bytesSinceYield >= YIELD_EVERY_BYTES) {
+        this.#bytesSinceYield = 0;
+        await yieldToEventLoop();
+      }
       if (this.#abort.signal.aborted) break;
     }
     // Counts are flushed by housekeeping, which always follows a round.
@@ -402,9 +412,9 @@ export class Tailer implements Component {
   }
 
   /** Reads one chunk of `tf`; an unexpected error quarantines this file only (backoff, counted, logged). */
-  async #readFileSafely(tf: TailedFile): Promise<boolean> {
+  #readFileSafely(tf: TailedFile): boolean {
     try {
-      const didRead = await this.#readChunk(tf);
+      const didRead = this.#readChunk(tf);
       tf.readSucceeded();
       return didRead;
     } catch (err) {
@@ -422,8 +432,8 @@ export class Tailer implements Component {
   }
 
   /** Reads one chunk of `tf` and assembles its whole lines; false at EOF. */
-  async #readChunk(tf: TailedFile): Promise<boolean> {
-    const outcome = await tf.read(this.#buf, this.#now);
+  #readChunk(tf: TailedFile): boolean {
+    const outcome = tf.read(this.#buf, this.#now);
     if (outcome.kind === "error") {
       this.#countReadError(tf, outcome.error);
       return false;
@@ -577,6 +587,16 @@ export class Tailer implements Component {
 }
 
 const FOLLOW_UP_SCAN_DELAYS_MS = [250, 1000, 3000];
+/** Bytes read between two turns given to the event loop (about 20-40 ms of assembling). */
+const YIELD_EVERY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A macrotask turn, so pending I/O (export responses, the telemetry listener) is polled. A resolved
+ * promise or `setImmediate` would not poll I/O; a zero timer does, for about 1 ms of idle time.
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
 const MIN_IDLE_ROUND_GAP_MS = 100;
 const POLL_INTERVAL_MS = 100;
 const BUSY_RESCAN_MS = 250;
