@@ -286,7 +286,11 @@ export class Tailer implements Component {
     if (this.#o.discovery.isWatchHealthy() || now < this.#nextPollMs) return;
     this.#nextPollMs = now + POLL_INTERVAL_MS;
     for (const tf of this.#files.byKey.values()) {
-      if (tf.state === "active" && !tf.isRotated) tf.pollRequested();
+      if (tf.state !== "active" || tf.isRotated) continue;
+      tf.pollRequested();
+      // A rename by kubelet's rotation leaves another file (or none) at the live path: scan now, so its
+      // successor is read within one poll instead of waiting for the next periodic scan.
+      if (!this.#isScanRequested && !isStillAt(tf, tf.currentPath)) this.#isScanRequested = true;
     }
   }
 
@@ -491,7 +495,7 @@ export class Tailer implements Component {
     this.#isScanRequested = false;
     const discovery = this.#o.discovery;
     // Watching paused because files change too often: rotations come often too, and a scan is small next
-    // to the lines being read, so scan faster (a rotated file's successor is found within BUSY_RESCAN_MS).
+    // to the lines being read, so scan faster (a rotated file's successor is found by the poll, see isStillAt).
     const interval = discovery.isWatchHealthy()
       ? this.#tail.watchRescanIntervalMs
       : discovery.isBusyPolling()
@@ -599,11 +603,22 @@ function yieldToEventLoop(): Promise<void> {
 }
 const MIN_IDLE_ROUND_GAP_MS = 100;
 const POLL_INTERVAL_MS = 100;
-const BUSY_RESCAN_MS = 250;
+/** Periodic scans while the watcher is paused: new pods; rotations are caught by the poll (isStillAt). */
+const BUSY_RESCAN_MS = 1000;
 const ROTATED_POLL_MS = 250;
 const DESCRIPTOR_POLL_MS = 100;
 const QUARANTINE_FIRST_MS = 1000;
 const QUARANTINE_MAX_MS = 300_000;
+
+/** Whether `path` still names `tf`'s file (same device and inode). */
+function isStillAt(tf: TailedFile, path: string): boolean {
+  try {
+    const info = Deno.statSync(path);
+    return info.ino === tf.ino && info.dev === tf.dev;
+  } catch {
+    return false;
+  }
+}
 
 function isDeleted(tf: TailedFile): boolean {
   try {
