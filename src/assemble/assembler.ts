@@ -292,8 +292,14 @@ class CriFileAssembly implements FileAssembly {
       this.#observedHr = msToHr(nowMs);
     }
     const file = this.#file;
-    const attributes: Attributes = stream === undefined ? {} : { "log.iostream": stream };
-    if (this.#o.includeFilePath) attributes["log.file.path"] = file.path;
+    // One literal per shape (no property added after creation): records share a few hidden classes.
+    const attributes: Attributes = this.#o.includeFilePath
+      ? stream === undefined
+        ? { "log.file.path": file.path }
+        : { "log.iostream": stream, "log.file.path": file.path }
+      : stream === undefined
+      ? {}
+      : { "log.iostream": stream };
     if (extra !== undefined) Object.assign(attributes, extra);
     const podPath = file.podPath;
     if (podPath !== null) this.#o.enrichment.attribute(podPath, body, attributes);

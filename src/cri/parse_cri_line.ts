@@ -104,39 +104,33 @@ let cachedMinuteEpochSec = 0;
  * ```
  */
 export function parseCriLine(line: Uint8Array, start = 0, end: number = line.length): CriParseResult {
-  if (start !== 0 || end !== line.length) line = line.subarray(start, end);
-  const r = parseHeader(line);
-  if (r.ok && start !== 0) r.bodyStart += start;
-  return r;
-}
-
-function parseHeader(line: Uint8Array): CriParseResult {
-  const length = line.length;
+  // Offsets stay absolute (no subarray per line): every read below is bounded by `end`.
+  const length = end - start;
   if (length === 0) return EMPTY_LINE;
   if (length < MIN_TIMESTAMP_CHARS) return MALFORMED_TIMESTAMP;
 
   let minuteEpochSec = cachedMinuteEpochSec;
-  if (!hasCachedMinutePrefix(line)) {
-    minuteEpochSec = parseMinutePrefix(line);
+  if (!hasCachedMinutePrefix(line, start)) {
+    minuteEpochSec = parseMinutePrefix(line, start);
     if (minuteEpochSec === NOT_A_MINUTE) return MALFORMED_TIMESTAMP;
-    cacheMinutePrefix(line, minuteEpochSec);
+    cacheMinutePrefix(line, start, minuteEpochSec);
   }
 
   // ":SS", then an optional fraction of 1-9 digits.
-  const s1 = line[17] - CH_0;
-  const s0 = line[18] - CH_0;
-  if (line[16] !== CH_COLON || !(s1 >= 0 && s1 <= 5 && s0 >= 0 && s0 <= 9)) {
+  const s1 = line[start + 17] - CH_0;
+  const s0 = line[start + 18] - CH_0;
+  if (line[start + 16] !== CH_COLON || !(s1 >= 0 && s1 <= 5 && s0 >= 0 && s0 <= 9)) {
     return MALFORMED_TIMESTAMP;
   }
-  let pos = 19;
+  let pos = start + 19;
   let timeNanos = 0;
-  if (line[pos] === CH_DOT) {
+  if (pos < end && line[pos] === CH_DOT) {
     const fractionStart = ++pos;
-    let d = line[pos] - CH_0;
+    let d = pos < end ? line[pos] - CH_0 : -1;
     while (d >= 0 && d <= 9) {
       if (pos - fractionStart === MAX_FRACTION_DIGITS) return MALFORMED_TIMESTAMP;
       timeNanos = timeNanos * 10 + d;
-      d = line[++pos] - CH_0;
+      d = ++pos < end ? line[pos] - CH_0 : -1;
     }
     const digits = pos - fractionStart;
     if (digits === 0) return MALFORMED_TIMESTAMP;
@@ -145,54 +139,55 @@ function parseHeader(line: Uint8Array): CriParseResult {
 
   // "Z" or "±HH:MM".
   let offsetSec = 0;
-  const zone = line[pos];
+  const zone = pos < end ? line[pos] : -1;
   if (zone === CH_Z || zone === CH_LOWER_Z) {
     pos += 1;
   } else if (zone === CH_PLUS || zone === CH_MINUS) {
-    offsetSec = parseOffsetSec(line, pos + 1);
+    offsetSec = pos + 6 <= end ? parseOffsetSec(line, pos + 1) : -1;
     if (offsetSec < 0) return MALFORMED_TIMESTAMP;
     if (zone === CH_MINUS) offsetSec = -offsetSec;
     pos += 6;
   } else {
     return MALFORMED_TIMESTAMP;
   }
-  if (pos === length) return MISSING_SEPARATOR;
+  if (pos === end) return MISSING_SEPARATOR;
   if (line[pos] !== CH_SPACE) return MALFORMED_TIMESTAMP;
 
-  const stream = parseStream(line, pos + 1);
+  // " stdout" / " stderr"
+  const stream = pos + 7 <= end ? parseStream(line, pos + 1) : undefined;
   if (stream === undefined) return BAD_STREAM;
-  pos += 7; // " stdout" / " stderr"
-  if (pos === length) return MISSING_SEPARATOR;
+  pos += 7;
+  if (pos === end) return MISSING_SEPARATOR;
   if (line[pos] !== CH_SPACE) return BAD_STREAM;
 
   const timeSec = minuteEpochSec + s1 * 10 + s0 - offsetSec;
   if (timeSec < 0 || timeSec > MAX_UNIX_SEC || (timeSec === MAX_UNIX_SEC && timeNanos > MAX_UNIX_SEC_NANOS)) {
     return OUT_OF_RANGE;
   }
-  return parseTag(line, pos + 1, {
+  return parseTag(line, pos + 1, end, {
     ok: true,
     timeSec,
     timeNanos,
     stream,
     isPartial: false,
-    bodyStart: length,
+    bodyStart: end,
   });
 }
 
 /** Fills `isPartial` and `bodyStart` of `header` from the tag at `start`, or reports a bad tag. */
-function parseTag(line: Uint8Array, start: number, header: CriHeader): CriParseResult {
+function parseTag(line: Uint8Array, start: number, end: number, header: CriHeader): CriParseResult {
   let pos = start;
-  let c = line[pos];
-  while (c >= CH_A && c <= CH_Z) c = line[++pos];
+  let c = pos < end ? line[pos] : -1;
+  while (c >= CH_A && c <= CH_Z) c = ++pos < end ? line[pos] : -1;
   const flagChars = pos - start;
   if (flagChars === 0) return BAD_TAG;
   // Only the first flag decides; unknown uppercase flags are treated as F.
   header.isPartial = flagChars === 1 && line[start] === CH_P;
   if (c === CH_COLON) {
     pos = line.indexOf(CH_SPACE, pos + 1);
-    if (pos < 0) return header;
+    if (pos < 0 || pos >= end) return header;
   } else if (c !== CH_SPACE) {
-    return pos === line.length ? header : BAD_TAG;
+    return pos === end ? header : BAD_TAG;
   }
   header.bodyStart = pos + 1;
   return header;
@@ -224,18 +219,18 @@ function parseOffsetSec(line: Uint8Array, start: number): number {
   return hours * 3600 + minutes * 60;
 }
 
-/** Validates `YYYY-MM-DDTHH:MM` and returns its epoch seconds (UTC, before the zone offset). */
-function parseMinutePrefix(line: Uint8Array): number {
-  const century = twoDigits(line, 0);
-  const yearOfCentury = twoDigits(line, 2);
+/** Validates `YYYY-MM-DDTHH:MM` at `at` and returns its epoch seconds (UTC, before the zone offset). */
+function parseMinutePrefix(line: Uint8Array, at: number): number {
+  const century = twoDigits(line, at);
+  const yearOfCentury = twoDigits(line, at + 2);
   const year = century * 100 + yearOfCentury;
-  const month = twoDigits(line, 5);
-  const day = twoDigits(line, 8);
-  const hour = twoDigits(line, 11);
-  const minute = twoDigits(line, 14);
-  const t = line[10];
+  const month = twoDigits(line, at + 5);
+  const day = twoDigits(line, at + 8);
+  const hour = twoDigits(line, at + 11);
+  const minute = twoDigits(line, at + 14);
+  const t = line[at + 10];
   if (
-    line[4] !== CH_MINUS || line[7] !== CH_MINUS || line[13] !== CH_COLON ||
+    line[at + 4] !== CH_MINUS || line[at + 7] !== CH_MINUS || line[at + 13] !== CH_COLON ||
     (t !== CH_T && t !== CH_LOWER_T) || century < 0 || yearOfCentury < 0 || month < 1 || month > 12 ||
     day < 1 ||
     day > daysInMonth(year, month) || hour < 0 || hour > 23 || minute < 0 || minute > 59
@@ -245,16 +240,16 @@ function parseMinutePrefix(line: Uint8Array): number {
   return daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60;
 }
 
-function hasCachedMinutePrefix(line: Uint8Array): boolean {
+function hasCachedMinutePrefix(line: Uint8Array, at: number): boolean {
   // Backwards: the minute digits are the ones that change.
   for (let i = MINUTE_PREFIX_CHARS - 1; i >= 0; i--) {
-    if (line[i] !== cachedMinutePrefix[i]) return false;
+    if (line[at + i] !== cachedMinutePrefix[i]) return false;
   }
   return true;
 }
 
-function cacheMinutePrefix(line: Uint8Array, minuteEpochSec: number): void {
-  for (let i = 0; i < MINUTE_PREFIX_CHARS; i++) cachedMinutePrefix[i] = line[i];
+function cacheMinutePrefix(line: Uint8Array, at: number, minuteEpochSec: number): void {
+  for (let i = 0; i < MINUTE_PREFIX_CHARS; i++) cachedMinutePrefix[i] = line[at + i];
   cachedMinuteEpochSec = minuteEpochSec;
 }
 

@@ -22,6 +22,7 @@ import type { LogRecord } from "../record.ts";
 import type { Config } from "../config/mod.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { Logger } from "../telemetry/log.ts";
+import type { Buffer } from "node:buffer";
 import { gzipSync } from "node:zlib";
 import { decodeLogsResponse, LogsRequestEncoder } from "./otlp_encode.ts";
 import { abortableDelay } from "../lifecycle/abortable_delay.ts";
@@ -162,7 +163,7 @@ export class OtlpExporter {
     if (encoded.invalidUtf8Records > 0) this.#metrics.invalidUtf8Records.inc(encoded.invalidUtf8Records);
     // `encoded.bytes` views the encoder's reused buffer: compress it or copy it before the next encode.
     const plain = encoded.bytes;
-    const body = this.#compression === "none" ? plain.slice() : new Uint8Array(gzipSync(plain, { level: 1 }));
+    const body = this.#compression === "none" ? plain.slice() : asBytes(gzipSync(plain, { level: 1 }));
     return { body, recordCount: records.length };
   }
 
@@ -389,4 +390,9 @@ function errorDetail(thrown: unknown): string {
   if (!(thrown instanceof Error)) return String(thrown);
   const cause = thrown.cause instanceof Error ? `: ${thrown.cause.message}` : "";
   return `${thrown.message}${cause}`;
+}
+
+/** The bytes of a Node `Buffer` as a plain Uint8Array over the same memory (no copy). */
+function asBytes(buffer: Buffer): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(buffer.buffer as ArrayBuffer, buffer.byteOffset, buffer.byteLength);
 }

@@ -324,3 +324,38 @@ Deno.test("parseCriLine reads only the bytes between start and end", () => {
   assert.ok(result.ok);
   assert.equal(decoder.decode(bytes.subarray(result.bodyStart, bytes.length - 4)), "body");
 });
+
+Deno.test("parseCriLine inside a larger buffer gives what it gives on the line alone, whatever surrounds it", () => {
+  // Bytes a parser reading past `end` would take for more of the line: digits, zone, stream, tag.
+  const surroundArb = fc.array(fc.constantFrom(...encoder.encode("0123456789.:+-Z stdouterrPF\n")), {
+    maxLength: 12,
+  }).map((bytes) => Uint8Array.from(bytes));
+  assertProperty(
+    fc.property(
+      fc.oneof(validPartsArb, edgePartsArb),
+      fc.array(mutationArb, { maxLength: 2 }),
+      fc.oneof(fc.constant(Infinity), fc.nat({ max: 48 })),
+      surroundArb,
+      surroundArb,
+      (parts, mutations, keep, before, after) => {
+        // Often cut inside the header: a line may end after any prefix of a valid header.
+        const whole = encoder.encode(mutate(formatLine(parts), mutations));
+        const line = whole.subarray(0, Math.min(whole.length, keep));
+        // What follows `end` is the rest of the line itself (the likeliest bytes to be misread), then junk.
+        const rest = whole.subarray(line.length);
+        const buf = new Uint8Array(before.length + whole.length + after.length);
+        buf.set(before, 0);
+        buf.set(whole, before.length);
+        buf.set(after, before.length + whole.length);
+        if (rest.length === 0) buf.set(after, before.length + line.length);
+        const alone = parseCriLine(line.slice());
+        const inside = parseCriLine(buf, before.length, before.length + line.length);
+        assert.deepEqual(
+          inside.ok ? { ...inside, bodyStart: inside.bodyStart - before.length } : inside,
+          alone,
+        );
+      },
+    ),
+    3000,
+  );
+});
