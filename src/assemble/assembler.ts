@@ -20,6 +20,7 @@ import type {
   Stream,
 } from "../record.ts";
 import { type FlushReason, type StitchedRecord, Stitcher, utf8BoundaryAtOrBefore } from "../stitch/mod.ts";
+import { copyLines, indexOfNewline } from "./_line_chunk.ts";
 
 /** What the assembler asks of enrichment: a shared resource per container and per-record attribution. */
 export interface RecordEnrichment {
@@ -161,13 +162,14 @@ class CriFileAssembly implements FileAssembly {
    */
   lines(buf: Uint8Array, start: number, end: number, baseOffset: number, nowMs: number): void {
     this.#refreshResource();
-    const chunk = buf.slice(start, end);
+    const chunk = copyLines(buf, start, end);
+    const bytes = chunk.bytes;
     const length = chunk.length;
     let b = 0;
     let lines = 0;
     while (b < length) {
-      const nb = chunk.indexOf(10, b);
-      this.#line(chunk, b, nb, baseOffset + b, baseOffset + nb + 1, nowMs, false);
+      const nb = indexOfNewline(chunk, b);
+      this.#line(bytes, b, nb, baseOffset + b, baseOffset + nb + 1, nowMs, false);
       lines++;
       b = nb + 1;
     }
