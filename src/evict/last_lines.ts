@@ -84,7 +84,12 @@ interface Ring {
   readonly podUid: string;
   readonly containerName: string;
   readonly times: Float64Array;
-  readonly hrTimes: Array<HrTime | undefined>;
+  /**
+   * CRI time as seconds and nanoseconds, not the record's `hrTime` array: holding that array would keep
+   * one small object per line alive past a scavenge, and it would end up as old-generation garbage.
+   */
+  readonly seconds: Float64Array;
+  readonly nanos: Int32Array;
   readonly bodies: Array<string | Uint8Array | AttrValue | undefined>;
   readonly streams: Array<Stream | null>;
   readonly restarts: Int32Array;
@@ -181,7 +186,8 @@ export class LastLines {
     const size = length + LINE_OVERHEAD_BYTES;
     const stream = record.attributes["log.iostream"];
     ring.times[slot] = timeMs;
-    ring.hrTimes[slot] = record.hrTime;
+    ring.seconds[slot] = record.hrTime[0];
+    ring.nanos[slot] = record.hrTime[1];
     ring.bodies[slot] = body as string | Uint8Array | AttrValue;
     ring.streams[slot] = stream === "stdout" || stream === "stderr" ? stream : null;
     ring.restarts[slot] = path.restartCount;
@@ -213,7 +219,7 @@ export class LastLines {
         const slot = (ring.head + i) % this.#o.lastLines;
         const line: RememberedLine = {
           timeMs: ring.times[slot],
-          hrTime: ring.hrTimes[slot]!,
+          hrTime: [ring.seconds[slot], ring.nanos[slot]],
           containerName: ring.containerName,
           restartCount: ring.restarts[slot],
           stream: ring.streams[slot],
@@ -301,7 +307,8 @@ export class LastLines {
       podUid,
       containerName,
       times: new Float64Array(capacity),
-      hrTimes: new Array(capacity).fill(undefined),
+      seconds: new Float64Array(capacity),
+      nanos: new Int32Array(capacity),
       bodies: new Array(capacity).fill(undefined),
       streams: new Array(capacity).fill(null),
       restarts: new Int32Array(capacity),
@@ -329,7 +336,6 @@ export class LastLines {
     const slot = ring.head;
     // Release the body at once: a cleared slot must not keep a large string or buffer alive.
     ring.bodies[slot] = undefined;
-    ring.hrTimes[slot] = undefined;
     ring.head = (ring.head + 1) % this.#o.lastLines;
     ring.count--;
     ring.bytes -= ring.sizes[slot];
