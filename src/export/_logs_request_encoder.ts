@@ -39,11 +39,13 @@ interface CachedMessage {
   schemaUrl: Uint8Array | null;
 }
 
+/** The records of one (resource, scope) pair: spans of encoded `log_records` fields in the record area. */
 interface ScopeGroup {
   scope: InstrumentationScope;
-  head: number;
-  tail: number;
-  count: number;
+  /** Start and end offsets in the record area, in pairs; consecutive records share one span. */
+  spans: number[];
+  /** Bytes of the spans together. */
+  bytes: number;
 }
 
 interface ResourceGroup {
@@ -51,90 +53,143 @@ interface ResourceGroup {
   scopes: ScopeGroup[];
   /** The scope group of this resource's latest record (records of one resource share one scope). */
   last: ScopeGroup | undefined;
-  count: number;
 }
 
 const TWO_POW_32 = 4294967296;
 
 /**
- * Encodes record batches into `ExportLogsServiceRequest` protobuf, reusing one output buffer and caching
- * the encoded resource per `ResourceRef` object (a WeakMap: a new object, i.e. new pod metadata, is
- * encoded afresh), the scope per scope object, and attribute keys by name. Not reentrant; `encode` is
- * synchronous, so one encoder serves every concurrent export of a process.
+ * Encodes `ExportLogsServiceRequest` protobuf, caching the encoded resource per `ResourceRef` object (a
+ * WeakMap: a new object, i.e. new pod metadata, is encoded afresh), the scope per scope object, and
+ * attribute keys by name.
+ *
+ * A request is built one record at a time: {@linkcode add} encodes the record at once into a record area
+ * (so the record object can die young, before a garbage collection would have to copy it), and
+ * {@linkcode finish} writes the request around those bytes, grouped by resource and scope. Not
+ * reentrant: one request is open at a time; `finish` is synchronous.
  */
 export class LogsRequestEncoder {
+  /** The record area: `log_records` fields of the open request, in arrival order. */
   #w = new ProtoWriter();
+  /** The finished request. */
+  #out = new ProtoWriter();
   #resources = new WeakMap<ResourceRef, CachedMessage>();
   #scopes = new WeakMap<InstrumentationScope, CachedMessage>();
   #values = new AnyValueWriter(this.#w);
-  #next = new Int32Array(1024);
-  /** Average encoded record size of the previous batch: sizes the length slots of groups. */
+  #groups: ResourceGroup[] = [];
+  #byResource = new Map<ResourceRef, ResourceGroup>();
+  #lastGroup: ResourceGroup | undefined;
+  #count = 0;
+  /** Average encoded record size so far: sizes each record's length slot. */
   #bytesPerRecord = 256;
   #cachedSeconds = NaN;
   #baseLow = 0;
   #baseHigh = 0;
 
+  /** Records added since the last {@linkcode finish}. */
+  get pendingRecords(): number {
+    return this.#count;
+  }
+
   /**
    * Encodes `records` as one request. ResourceLogs follow the first-seen order of resource objects,
    * ScopeLogs the first-seen order of scope objects within a resource, records their input order.
+   * Throws when a request built with {@linkcode add} is open.
    */
   encode(records: readonly LogRecord[]): EncodedLogsRequest {
-    const w = this.#w;
-    w.reset();
-    this.#values.invalidUtf8Records = 0;
-    const groups = this.#group(records);
-    for (const group of groups) this.#resourceLogs(records, group);
-    if (records.length > 0) this.#bytesPerRecord = Math.max(16, Math.ceil(w.pos / records.length));
-    return { bytes: w.buf.subarray(0, w.pos), invalidUtf8Records: this.#values.invalidUtf8Records };
+    if (this.#count > 0) throw new Error("LogsRequestEncoder.encode called while a request is open");
+    for (let i = 0; i < records.length; i++) this.add(records[i]);
+    return this.finish();
   }
 
-  /** Groups record indexes into linked lists (`#next`) per (resource, scope), in first-seen order. */
-  #group(records: readonly LogRecord[]): ResourceGroup[] {
-    if (this.#next.length < records.length) this.#next = new Int32Array(records.length * 2);
-    const next = this.#next;
-    const groups: ResourceGroup[] = [];
-    const byResource = new Map<ResourceRef, ResourceGroup>();
-    let lastGroup: ResourceGroup | undefined;
-    for (let i = 0; i < records.length; i++) {
-      const record = records[i];
-      let group = lastGroup !== undefined && lastGroup.resource === record.resource
-        ? lastGroup
-        : byResource.get(record.resource);
-      if (group === undefined) {
-        group = { resource: record.resource, scopes: [], last: undefined, count: 0 };
-        byResource.set(record.resource, group);
-        groups.push(group);
-      }
-      const scope = record.instrumentationScope;
-      let scopeGroup = group.last !== undefined && group.last.scope === scope ? group.last : undefined;
-      if (scopeGroup === undefined) {
-        for (const candidate of group.scopes) if (candidate.scope === scope) scopeGroup = candidate;
-      }
-      if (scopeGroup === undefined) {
-        scopeGroup = { scope, head: i, tail: i, count: 0 };
-        group.scopes.push(scopeGroup);
-      } else next[scopeGroup.tail] = i;
-      scopeGroup.tail = i;
-      scopeGroup.count++;
-      group.count++;
-      group.last = scopeGroup;
-      lastGroup = group;
+  /** Adds one record to the open request, encoding it now. */
+  add(record: LogRecord): void {
+    const w = this.#w;
+    if (this.#count === 0) {
+      w.reset();
+      this.#values.invalidUtf8Records = 0;
     }
-    return groups;
+    const scopeGroup = this.#scopeGroupOf(record);
+    const start = w.pos;
+    w.ensure(1);
+    w.byte(0x12); // ScopeLogs.log_records (2)
+    this.#logRecord(record);
+    const end = w.pos;
+    const spans = scopeGroup.spans;
+    if (spans.length > 0 && spans[spans.length - 1] === start) spans[spans.length - 1] = end;
+    else spans.push(start, end);
+    scopeGroup.bytes += end - start;
+    this.#count++;
   }
 
-  /** ExportLogsServiceRequest.resource_logs (1) */
-  #resourceLogs(records: readonly LogRecord[], group: ResourceGroup): void {
-    const w = this.#w;
-    const resource = this.#resource(group.resource);
-    w.ensure(1);
-    w.byte(0x0a);
-    const reserved = varintSize(resource.field.length + group.count * this.#bytesPerRecord);
-    const slot = w.reserveLength(reserved);
-    w.raw(resource.field);
-    for (const scopeGroup of group.scopes) this.#scopeLogs(records, scopeGroup);
-    if (resource.schemaUrl !== null) w.raw(resource.schemaUrl);
-    w.finishLength(slot, reserved);
+  /** Writes the open request around its records and closes it; the bytes are valid until the next finish. */
+  finish(): EncodedLogsRequest {
+    const out = this.#out;
+    out.reset();
+    const area = this.#w.buf;
+    for (const group of this.#groups) {
+      const resource = this.#resources.get(group.resource)!;
+      let resourceBytes = resource.field.length + (resource.schemaUrl?.length ?? 0);
+      for (const scopeGroup of group.scopes) {
+        const scopeBytes = this.#scopeBytes(scopeGroup);
+        resourceBytes += 1 + varintSize(scopeBytes) + scopeBytes;
+      }
+      out.ensure(1);
+      out.byte(0x0a); // ExportLogsServiceRequest.resource_logs (1)
+      out.uint32(resourceBytes);
+      out.raw(resource.field);
+      for (const scopeGroup of group.scopes) {
+        const scope = this.#scopes.get(scopeGroup.scope)!;
+        out.ensure(1);
+        out.byte(0x12); // ResourceLogs.scope_logs (2)
+        out.uint32(this.#scopeBytes(scopeGroup));
+        out.raw(scope.field);
+        const spans = scopeGroup.spans;
+        for (let i = 0; i < spans.length; i += 2) out.raw(area.subarray(spans[i], spans[i + 1]));
+        if (scope.schemaUrl !== null) out.raw(scope.schemaUrl);
+      }
+      if (resource.schemaUrl !== null) out.raw(resource.schemaUrl);
+    }
+    if (this.#count > 0) this.#bytesPerRecord = Math.max(16, Math.ceil(this.#w.pos / this.#count));
+    const invalidUtf8Records = this.#values.invalidUtf8Records;
+    this.#values.invalidUtf8Records = 0;
+    this.#groups = [];
+    this.#byResource.clear();
+    this.#lastGroup = undefined;
+    this.#count = 0;
+    return { bytes: out.buf.subarray(0, out.pos), invalidUtf8Records };
+  }
+
+  /** Length of a ScopeLogs message: its scope field, its records, its schema URL. */
+  #scopeBytes(group: ScopeGroup): number {
+    const scope = this.#scopes.get(group.scope)!;
+    return scope.field.length + group.bytes + (scope.schemaUrl?.length ?? 0);
+  }
+
+  /** The (resource, scope) group of `record`, created in first-seen order (caching both encodings). */
+  #scopeGroupOf(record: LogRecord): ScopeGroup {
+    const last = this.#lastGroup;
+    let group = last !== undefined && last.resource === record.resource
+      ? last
+      : this.#byResource.get(record.resource);
+    if (group === undefined) {
+      this.#resource(record.resource);
+      group = { resource: record.resource, scopes: [], last: undefined };
+      this.#byResource.set(record.resource, group);
+      this.#groups.push(group);
+    }
+    this.#lastGroup = group;
+    const scope = record.instrumentationScope;
+    let scopeGroup = group.last !== undefined && group.last.scope === scope ? group.last : undefined;
+    if (scopeGroup === undefined) {
+      for (const candidate of group.scopes) if (candidate.scope === scope) scopeGroup = candidate;
+    }
+    if (scopeGroup === undefined) {
+      this.#scope(scope);
+      scopeGroup = { scope, spans: [], bytes: 0 };
+      group.scopes.push(scopeGroup);
+    }
+    group.last = scopeGroup;
+    return scopeGroup;
   }
 
   /**
@@ -159,25 +214,6 @@ export class LogsRequestEncoder {
     w.pos = start;
     this.#resources.set(resource, entry);
     return entry;
-  }
-
-  /** ResourceLogs.scope_logs (2) */
-  #scopeLogs(records: readonly LogRecord[], group: ScopeGroup): void {
-    const w = this.#w;
-    const scope = this.#scope(group.scope);
-    w.ensure(1);
-    w.byte(0x12);
-    const reserved = varintSize(scope.field.length + group.count * this.#bytesPerRecord);
-    const slot = w.reserveLength(reserved);
-    w.raw(scope.field);
-    const next = this.#next;
-    for (let i = group.head, k = 0; k < group.count; k++, i = next[i]) {
-      w.ensure(1);
-      w.byte(0x12); // ScopeLogs.log_records (2)
-      this.#logRecord(records[i]);
-    }
-    if (scope.schemaUrl !== null) w.raw(scope.schemaUrl);
-    w.finishLength(slot, reserved);
   }
 
   #scope(scope: InstrumentationScope): CachedMessage {

@@ -19,12 +19,14 @@ export type BatchOutcome =
   | { kind: "aborted" };
 
 /**
- * What the batcher needs from an exporter: `prepare` turns records into a request once, when the batch
- * is sealed (so a batch waiting out an outage holds compressed bytes, not record objects); `send` sends
- * it until it has a final outcome.
+ * What the batcher needs from an exporter: `add` takes each record of the open batch as it comes (the
+ * OTLP exporter encodes it at once, so no batch of record objects lives on), `seal` turns what was added
+ * into a request when the batch is sealed (so a batch waiting out an outage holds compressed bytes), and
+ * `send` sends it until it has a final outcome. One batch is open at a time.
  */
 export interface BatchExporter<P = unknown> {
-  prepare(records: readonly LogRecord[]): P;
+  add(record: LogRecord): void;
+  seal(): P;
   send(prepared: P, signal: AbortSignal): Promise<BatchOutcome>;
 }
 
@@ -42,7 +44,8 @@ export interface BatcherOptions<K> extends Readonly<Config["batch"]> {
 
 interface Batch {
   id: number;
-  records: LogRecord[];
+  /** Records added to the exporter's open request. */
+  count: number;
   bytes: number;
   prepared?: unknown;
 }
@@ -66,14 +69,15 @@ export class Batcher<K> {
   /** Adds one record of `file` whose first byte is at `startOffset`; `bytes` is its size estimate. */
   push(record: LogRecord, file: K, startOffset: number, bytes: number): void {
     const batch = this.#current;
-    if (batch.records.length === 0) {
+    if (batch.count === 0) {
       this.#timer = setTimeout(() => this.flush(), this.#options.maxDelayMs);
     }
-    batch.records.push(record);
+    this.#options.exporter.add(record);
+    batch.count++;
     batch.bytes += bytes;
     this.#inflightBytes += bytes;
     this.#options.ack.add(batch.id, file, startOffset);
-    if (batch.records.length >= this.#options.maxRecords || batch.bytes >= this.#options.maxBytes) {
+    if (batch.count >= this.#options.maxRecords || batch.bytes >= this.#options.maxBytes) {
       this.flush();
     }
   }
@@ -84,10 +88,9 @@ export class Batcher<K> {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    if (this.#current.records.length === 0) return;
+    if (this.#current.count === 0) return;
     const sealed = this.#current;
-    sealed.prepared = this.#options.exporter.prepare(sealed.records);
-    sealed.records = [];
+    sealed.prepared = this.#options.exporter.seal();
     this.#queue.push(sealed);
     this.#current = this.#newBatch();
     this.#pump();
@@ -100,7 +103,7 @@ export class Batcher<K> {
 
   /** Batches queued or being exported. */
   pendingBatches(): number {
-    return this.#queue.length + this.#running.size + (this.#current.records.length > 0 ? 1 : 0);
+    return this.#queue.length + this.#running.size + (this.#current.count > 0 ? 1 : 0);
   }
 
   /** Waits until every batch has an outcome, or `timeoutMs` passes; true when all finished. */
@@ -130,7 +133,7 @@ export class Batcher<K> {
   }
 
   #newBatch(): Batch {
-    return { id: this.#nextId++, records: [], bytes: 0 };
+    return { id: this.#nextId++, count: 0, bytes: 0 };
   }
 
   #pump(): void {

@@ -24,7 +24,7 @@ import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { Logger } from "../telemetry/log.ts";
 import type { Buffer } from "node:buffer";
 import { gzipSync } from "node:zlib";
-import { decodeLogsResponse, LogsRequestEncoder } from "./otlp_encode.ts";
+import { decodeLogsResponse, type EncodedLogsRequest, LogsRequestEncoder } from "./otlp_encode.ts";
 import { abortableDelay } from "../lifecycle/abortable_delay.ts";
 
 /** What became of one batch. */
@@ -159,12 +159,30 @@ export class OtlpExporter {
    * docs/encoding.md). Records whose bytes body held invalid UTF-8 are counted here.
    */
   prepare(records: readonly LogRecord[]): PreparedRequest {
-    const encoded = this.#encoder.encode(records);
+    return this.#compress(this.#encoder.encode(records), records.length);
+  }
+
+  /**
+   * Batcher side: encodes one record into the request being built, at once, so the record object dies
+   * young (a batch of record objects waiting for its seal would be copied by every garbage collection it
+   * lives through).
+   */
+  add(record: LogRecord): void {
+    this.#encoder.add(record);
+  }
+
+  /** Batcher side: seals the request built by {@linkcode add} into a compressed body. */
+  seal(): PreparedRequest {
+    const count = this.#encoder.pendingRecords;
+    return this.#compress(this.#encoder.finish(), count);
+  }
+
+  #compress(encoded: EncodedLogsRequest, recordCount: number): PreparedRequest {
     if (encoded.invalidUtf8Records > 0) this.#metrics.invalidUtf8Records.inc(encoded.invalidUtf8Records);
     // `encoded.bytes` views the encoder's reused buffer: compress it or copy it before the next encode.
     const plain = encoded.bytes;
     const body = this.#compression === "none" ? plain.slice() : asBytes(gzipSync(plain, { level: 1 }));
-    return { body, recordCount: records.length };
+    return { body, recordCount };
   }
 
   /** Sends a prepared body, retrying until delivered, permanently failed, exhausted or aborted. */

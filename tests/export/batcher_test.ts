@@ -47,8 +47,16 @@ class HeldExporter implements BatchExporter<readonly LogRecord[]> {
   autoAnswer: ((bodies: string[]) => BatchOutcome) | undefined;
   throwOnExport = false;
 
-  prepare(records: readonly LogRecord[]): readonly LogRecord[] {
-    return records;
+  #open: LogRecord[] = [];
+
+  add(record: LogRecord): void {
+    this.#open.push(record);
+  }
+
+  seal(): readonly LogRecord[] {
+    const sealed = this.#open;
+    this.#open = [];
+    return sealed;
   }
 
   send(records: readonly LogRecord[], signal: AbortSignal): Promise<BatchOutcome> {
