@@ -102,7 +102,13 @@ async function main(): Promise<void> {
     const configPath = join(dir, "agent.yaml");
     await Deno.writeTextFile(
       configPath,
-      agentConfigYaml({ root, cursorDir, endpointUrl: receiver.url, telemetryListen: `127.0.0.1:${port}` }),
+      agentConfigYaml({
+        root,
+        cursorDir,
+        endpointUrl: receiver.url,
+        telemetryListen: `127.0.0.1:${port}`,
+        extraYaml: Deno.env.get("BENCH_AGENT_CONFIG") ?? "",
+      }),
     );
     const flags = values["v8-flags"];
     await using agent = AgentProcess.spawn({

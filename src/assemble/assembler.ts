@@ -1,9 +1,9 @@
 /**
  * The record assembler: whole lines of one file (bytes) -> CRI header -> stitch -> LogRecord with its
  * attributes -> the next record stage, each with its {@linkcode RecordOrigin}. Pure: no I/O, the clock
- * comes in as a parameter, bodies stay bytes. The whole lines of one read are copied once out of the
- * reader's reused buffer, and every record's body is a view into that copy: one allocation per read
- * instead of one per record. Whatever keeps a body longer than its batch (the eviction rings) copies it.
+ * comes in as a parameter, bodies stay bytes. A record's body is a view of the caller's buffer (the
+ * reader's arena), valid until the end of the current turn of the event loop: nothing is allocated or
+ * copied per line. Whatever keeps a body longer copies it (the eviction rings, at the end of the turn).
  *
  * @module
  */
@@ -20,7 +20,7 @@ import type {
   Stream,
 } from "../record.ts";
 import { type FlushReason, type StitchedRecord, Stitcher, utf8BoundaryAtOrBefore } from "../stitch/mod.ts";
-import { copyLines, indexOfNewline } from "./_line_chunk.ts";
+import { indexOfNewline, wordsOf } from "./_line_chunk.ts";
 
 /** What the assembler asks of enrichment: a shared resource per container and per-record attribution. */
 export interface RecordEnrichment {
@@ -76,7 +76,8 @@ export interface Assembler {
 export interface FileAssembly {
   /**
    * Assembles the whole lines in `buf[start, end)`; `buf[end - 1]` is `"\n"` and `buf[start]` is at file
-   * offset `baseOffset`.
+   * offset `baseOffset`. Records' bodies view `buf`: its bytes must stay unchanged until the end of the
+   * current turn of the event loop (the tailer reads into a per-turn arena).
    */
   lines(buf: Uint8Array, start: number, end: number, baseOffset: number, nowMs: number): void;
   /**
@@ -157,19 +158,17 @@ class CriFileAssembly implements FileAssembly {
   }
 
   /**
-   * The whole lines `buf[start, end)` (each ends with `"\n"`) at `baseOffset` of the file. `buf` may be
-   * reused by the caller as soon as this returns: the lines are copied once, and bodies view the copy.
+   * The whole lines `buf[start, end)` (each ends with `"\n"`) at `baseOffset` of the file. Bodies view
+   * `buf`: the caller keeps those bytes unchanged until the end of the current turn of the event loop.
    */
   lines(buf: Uint8Array, start: number, end: number, baseOffset: number, nowMs: number): void {
     this.#refreshResource();
-    const chunk = copyLines(buf, start, end);
-    const bytes = chunk.bytes;
-    const length = chunk.length;
-    let b = 0;
+    const words = wordsOf(buf);
+    let b = start;
     let lines = 0;
-    while (b < length) {
-      const nb = indexOfNewline(chunk, b);
-      this.#line(bytes, b, nb, baseOffset + b, baseOffset + nb + 1, nowMs, false);
+    while (b < end) {
+      const nb = words === null ? buf.indexOf(10, b) : indexOfNewline(buf, words, b, end);
+      this.#line(buf, b, nb, baseOffset + (b - start), baseOffset + (nb + 1 - start), nowMs, false);
       lines++;
       b = nb + 1;
     }
@@ -335,8 +334,8 @@ class CriFileAssembly implements FileAssembly {
 }
 
 /**
- * A view of `buf[start, end)` cut at `maxBytes` on a UTF-8 character boundary. `buf` is the assembler's
- * own copy of the chunk (or a long line's own head), never the reader's reused buffer.
+ * A view of `buf[start, end)` cut at `maxBytes` on a UTF-8 character boundary (valid as long as `buf`'s
+ * bytes are: see {@linkcode FileAssembly.lines}).
  */
 function capped(buf: Uint8Array, start: number, end: number, maxBytes: number): Uint8Array {
   if (end - start <= maxBytes) return buf.subarray(start, end);

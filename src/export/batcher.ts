@@ -28,6 +28,8 @@ export interface BatchExporter<P = unknown> {
   add(record: LogRecord): void;
   seal(): P;
   send(prepared: P, signal: AbortSignal): Promise<BatchOutcome>;
+  /** The request has its final outcome and will not be sent again: its memory may go now. */
+  release?(prepared: P): void;
 }
 
 /** Options for {@linkcode Batcher}: the `batch` config section (declared once in config/schema.ts) plus collaborators. */
@@ -161,6 +163,8 @@ export class Batcher<K> {
       outcome = { kind: "aborted" };
     }
     if (outcome.kind === "aborted") return;
+    this.#options.exporter.release?.(batch.prepared);
+    batch.prepared = undefined;
     this.#options.ack.settle(batch.id);
     this.#inflightBytes -= batch.bytes;
     this.#options.onSettled?.();

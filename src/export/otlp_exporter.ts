@@ -177,6 +177,21 @@ export class OtlpExporter {
     return this.#compress(this.#encoder.finish(), count);
   }
 
+  /**
+   * Frees a settled request's body at once (`ArrayBuffer.prototype.transfer(0)`) instead of leaving it to
+   * a major garbage collection: bodies outlive a few young-generation collections while in flight, so
+   * without this the settled ones pile up as external memory until V8's external limit (~64 MiB over the
+   * last collection) forces one. Only a buffer of its own is freed: a small gzip output can be a slice of
+   * Node's shared Buffer pool.
+   */
+  release(request: PreparedRequest): void {
+    const body = request.body;
+    const buffer = body.buffer;
+    if (body.byteOffset === 0 && body.byteLength === buffer.byteLength && !buffer.detached) {
+      buffer.transfer(0);
+    }
+  }
+
   #compress(encoded: EncodedLogsRequest, recordCount: number): PreparedRequest {
     if (encoded.invalidUtf8Records > 0) this.#metrics.invalidUtf8Records.inc(encoded.invalidUtf8Records);
     // `encoded.bytes` views the encoder's reused buffer: compress it or copy it before the next encode.

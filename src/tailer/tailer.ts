@@ -72,7 +72,8 @@ export class Tailer implements Component {
   #o: TailerOptions;
   #tail: Config["tail"];
   #now: () => number;
-  #buf: Uint8Array;
+  /** Where reads land; see {@linkcode ReadArena}. */
+  #arena: ReadArena;
   #cursors: CursorSync;
   #files: FileTable;
   #abort = new AbortController();
@@ -87,8 +88,6 @@ export class Tailer implements Component {
   #nextScanMs = 0;
   #hookedSettle: Promise<void> | null = null;
   #nextPollMs = 0;
-  /** Bytes read since the read loop last gave the event loop a turn. */
-  #bytesSinceYield = 0;
   /** Reading moved a frontier since the last commit. */
   #isDirty = true;
   #commit: Promise<void> | null = null;
@@ -100,7 +99,7 @@ export class Tailer implements Component {
     this.#o = options;
     this.#tail = options.config.tail;
     this.#now = options.now ?? Date.now;
-    this.#buf = new Uint8Array(this.#tail.readBufferBytes);
+    this.#arena = new ReadArena(this.#tail.readBufferBytes);
     this.#cursors = new CursorSync({
       cursorStore: options.cursorStore,
       progress: options.progress,
@@ -378,6 +377,9 @@ export class Tailer implements Component {
     }
     const gate = this.#o.readGate;
     let held = this.#heldBytes();
+    // A round starts after an await: whatever kept a view of the arena past its turn (the eviction rings,
+    // until their end-of-turn copy) is done with it.
+    this.#arena.reset();
     for (const tf of this.#files.byKey.values()) {
       if (tf.state !== "active" || !tf.wantsRead) continue;
       if (!tf.isRotated && draining.has(tf.originalPath)) continue;
@@ -398,17 +400,16 @@ export class Tailer implements Component {
       }
       this.#endPause();
       // Counted once per round, then kept up to date per read: O(files) per round, not per read.
+      // Reads are synchronous (TailedFile.read). When the arena is full, give the event loop a turn (so
+      // exports, acknowledgements and /metrics keep flowing through a large backlog), then reuse it.
+      if (!this.#arena.hasRoom()) {
+        await yieldToEventLoop();
+        this.#arena.reset();
+        if (this.#abort.signal.aborted) break;
+      }
       const before = tf.heldBytes();
-      const readBefore = tf.readPosition;
       if (this.#readFileSafely(tf)) didRead = true;
       held += tf.heldBytes() - before;
-      // Reads are synchronous (TailedFile.read): give the event loop a turn every few MiB, so exports,
-      // acknowledgements and /metrics keep flowing through a large backlog.
-      this.#bytesSinceYield += Math.max(0, tf.readPosition - readBefore);
-      if (this.#bytesSinceYield >= YIELD_EVERY_BYTES) {
-        this.#bytesSinceYield = 0;
-        await yieldToEventLoop();
-      }
       if (this.#abort.signal.aborted) break;
     }
     // Counts are flushed by housekeeping, which always follows a round.
@@ -437,7 +438,8 @@ export class Tailer implements Component {
 
   /** Reads one chunk of `tf` and assembles its whole lines; false at EOF. */
   #readChunk(tf: TailedFile): boolean {
-    const outcome = tf.read(this.#buf, this.#now);
+    const buf = this.#arena.next();
+    const outcome = tf.read(buf, this.#now);
     if (outcome.kind === "error") {
       this.#countReadError(tf, outcome.error);
       return false;
@@ -451,7 +453,8 @@ export class Tailer implements Component {
     }
     const { bytes, readBytes } = outcome.chunk;
     this.#o.metrics.bytesRead.inc(readBytes);
-    if (tf.lines.push(this.#buf, bytes.length, this.#lineSink(tf, this.#now()))) {
+    this.#arena.used(bytes.length);
+    if (tf.lines.push(buf, bytes.length, this.#lineSink(tf, this.#now()))) {
       this.#o.metrics.longLines.inc();
     }
     return true;
@@ -591,8 +594,46 @@ export class Tailer implements Component {
 }
 
 const FOLLOW_UP_SCAN_DELAYS_MS = [250, 1000, 3000];
-/** Bytes read between two turns given to the event loop (about 20-40 ms of assembling). */
-const YIELD_EVERY_BYTES = 4 * 1024 * 1024;
+/** Bytes of reads between two turns given to the event loop (about 20-40 ms of assembling). */
+const BYTES_PER_TURN = 4 * 1024 * 1024;
+
+/**
+ * One buffer that the reads of a turn of the event loop land in, one after another, and that is reused
+ * from its start in the next turn. Records' bodies view it (no copy per read or per record), so whatever
+ * keeps a body past the turn copies it: the eviction rings do, at the end of the turn; the stitcher and the
+ * line splitter copy what they keep at once; the encoder copies every record into its request as it is
+ * batched. Nothing is allocated per read, and no read leaves a buffer behind for the garbage collector.
+ */
+class ReadArena {
+  readonly #readBytes: number;
+  readonly #bytes: Uint8Array;
+  #pos = 0;
+
+  constructor(readBytes: number) {
+    this.#readBytes = readBytes;
+    this.#bytes = new Uint8Array(Math.max(BYTES_PER_TURN, readBytes) + readBytes);
+  }
+
+  /** Whether a whole read buffer fits after what this turn read. */
+  hasRoom(): boolean {
+    return this.#pos + this.#readBytes <= this.#bytes.length;
+  }
+
+  /** The next read buffer (`tail.read_buffer_size` bytes, 4-byte aligned for the newline search). */
+  next(): Uint8Array {
+    return this.#bytes.subarray(this.#pos, this.#pos + this.#readBytes);
+  }
+
+  /** The read just done used `n` bytes of {@linkcode next}'s buffer. */
+  used(n: number): void {
+    this.#pos = (this.#pos + n + 3) & ~3;
+  }
+
+  /** A new turn: reads start over at the beginning. */
+  reset(): void {
+    this.#pos = 0;
+  }
+}
 
 /**
  * A macrotask turn, so pending I/O (export responses, the telemetry listener) is polled. A resolved
