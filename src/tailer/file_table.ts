@@ -98,7 +98,7 @@ export class FileTable {
         this.#markRotated(tf, now);
         rotatedDirs.add(dirOf(f.path));
       }
-      this.#dropReusedIdentity(`${f.dev}:${f.ino}`, f.path);
+      this.#dropReusedIdentity(`${f.dev}:${f.ino}`, f.path, f.sizeBytes);
       const known = this.byKey.get(`${f.dev}:${f.ino}`);
       if (known !== undefined) {
         // A tracked identity now lives under an included name: follow it.
@@ -332,7 +332,7 @@ export class FileTable {
     const siblings = this.#o.discovery.rotatedSiblings(dir);
     for (const f of siblings) {
       const key = `${f.dev}:${f.ino}`;
-      this.#dropReusedIdentity(key, f.path);
+      this.#dropReusedIdentity(key, f.path, f.sizeBytes);
       const tf = this.byKey.get(key);
       if (tf !== undefined) {
         tf.movedTo(f.path);
@@ -355,7 +355,7 @@ export class FileTable {
    * head fingerprint tells them apart; a file we still hold open cannot have been freed. The old identity
    * is dropped so the new file is tracked from 0 instead of being taken for the finished one.
    */
-  #dropReusedIdentity(key: string, path: string): void {
+  #dropReusedIdentity(key: string, path: string, sizeBytes: number): void {
     const tf = this.byKey.get(key);
     const drained = this.drained.get(key);
     let head: Fingerprint;
@@ -365,7 +365,10 @@ export class FileTable {
     } else if (drained !== undefined) {
       head = { length: drained.cursor.fingerprintLength, hash: drained.cursor.fingerprintHash };
     } else return;
-    if (hasHead(path, head, true)) return; // unreadable: vanished since the scan, nothing new to track
+    // An empty head proves nothing: an identity drained (or closed) while empty whose inode now holds bytes
+    // is a new file on a reused inode, or the same file grown, and both are read from 0 (an empty head means
+    // offset 0). Treating it as the old identity skipped a new file's records.
+    if (head.length === 0 ? sizeBytes === 0 : hasHead(path, head, true)) return; // unreadable: vanished
     if (tf !== undefined) this.retire(tf);
     this.drained.delete(key);
   }

@@ -390,7 +390,24 @@ class ModelRun {
 
   #traceText(): string {
     const tail = this.#epochs.at(-1)?.harness.logs.slice(-15) ?? [];
-    return `actions:\n  ${this.#trace.join("\n  ")}\nlast agent logs:\n  ${tail.join("\n  ")}`;
+    // What is on disk and what the agent tracks: enough to tell a missed file from a misread one.
+    const onDisk: string[] = [];
+    for (const log of this.#logs) {
+      try {
+        for (const entry of Deno.readDirSync(log.dir)) {
+          const info = Deno.statSync(`${log.dir}/${entry.name}`);
+          onDisk.push(`${log.dir}/${entry.name} ino=${info.ino} size=${info.size}`);
+        }
+      } catch (error) {
+        onDisk.push(`${log.dir}: ${error}`);
+      }
+    }
+    const tracked = this.#epochs.at(-1)?.harness.agent.snapshot() ?? [];
+    return `actions:\n  ${this.#trace.join("\n  ")}\nlast agent logs:\n  ${tail.join("\n  ")}` +
+      `\nfiles on disk:\n  ${onDisk.join("\n  ")}` +
+      `\ntracked:\n  ${
+        tracked.map((f) => `${f.path} ${f.identity} offset=${f.offset} ${f.state}`).join("\n  ")
+      }`;
   }
 
   async close(): Promise<void> {

@@ -314,3 +314,33 @@ Deno.test("tailer reads a new log file that reuses the inode of a drained and de
   await h.sink.waitForRecords(3, { timeoutMs: 3_000 });
   assert.deepEqual(h.sink.records.map((r) => r.record.body), ["in file A", "in file B", "in file C"]);
 });
+
+Deno.test("tailer reads a new file on the inode of a file drained while empty (an empty head proves nothing)", async () => {
+  await using h = await startHarness({ config: { tail: { watch_rescan_interval: "100ms" } } });
+  const log = new ContainerLog(h.root, SPEC);
+  log.write("stdout", "in file X");
+  await h.sink.waitForRecords(1);
+  // X is rotated, then its empty successor A is rotated at once: A is drained (and retired) empty.
+  log.rotate();
+  const { rotatedPath: emptyPath } = log.rotate();
+  const inodeA = Deno.statSync(emptyPath).ino;
+  log.write("stdout", "in file B");
+  log.close();
+  await h.sink.waitForRecords(2);
+  await waitFor(() => h.agent.metrics.filesTracked.get() === 1);
+  Deno.removeSync(emptyPath);
+  // A new file on A's inode (ext4 reuses it; tmpfs never does: no repro there), written before it is seen.
+  const newPath = `${log.dir}/new-file`;
+  let isReused = false;
+  for (let i = 0; i < 500 && !isReused; i++) {
+    Deno.writeFileSync(newPath, new Uint8Array());
+    isReused = Deno.statSync(newPath).ino === inodeA;
+    if (!isReused) Deno.renameSync(newPath, `${log.dir}/filler-${i}`);
+  }
+  Deno.writeFileSync(newPath, criLine(new Date(), "stdout", "F", "in file C"), { append: true });
+  Deno.renameSync(log.path, `${log.path}.20990101-000000`);
+  Deno.renameSync(newPath, log.path);
+  await h.sink.waitForRecords(3, { timeoutMs: 3_000 });
+  assert.deepEqual(h.sink.records.map((r) => r.record.body), ["in file X", "in file B", "in file C"]);
+  assert.ok(isReused, "the filesystem reused the inode, so the case was exercised");
+});
