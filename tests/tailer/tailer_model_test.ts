@@ -133,6 +133,20 @@ Deno.test("tailer delivers every record of random writes, rotations, truncations
 
 // ---- minimal reproductions of what the model found -------------------------------------------
 
+/**
+ * Creates an empty file at `path` on the freed inode number `inode`, if the filesystem gives it out again
+ * (ext4 gives a freed inode to a later file of the directory; tmpfs never reuses: no repro there). Files
+ * that got other inodes are left beside it as fillers. Returns whether it did.
+ */
+function createOnInode(path: string, inode: number | null): boolean {
+  for (let i = 0; i < 500; i++) {
+    Deno.writeFileSync(path, new Uint8Array());
+    if (Deno.statSync(path).ino === inode) return true;
+    Deno.renameSync(path, `${path}.filler-${i}`);
+  }
+  return false;
+}
+
 const SPEC = { namespace: "model", pod: "repro", uid: fakeUid(900), container: "main" };
 
 Deno.test("tailer reads a file that was created and rotated before its directory was first scanned", async () => {
@@ -300,13 +314,8 @@ Deno.test("tailer reads a new log file that reuses the inode of a drained and de
   await waitFor(() => h.agent.metrics.filesTracked.get() === 1);
   // Kubelet compresses A: the .gz is another file and A is deleted, so its inode number is free again.
   Deno.removeSync(rotatedPath);
-  // ext4 gives a freed inode to a later file of the directory; find one (tmpfs never reuses: no repro).
   const newPath = `${log.dir}/new-file`;
-  for (let i = 0; i < 500; i++) {
-    Deno.writeFileSync(newPath, new Uint8Array());
-    if (Deno.statSync(newPath).ino === inodeA) break;
-    Deno.renameSync(newPath, `${log.dir}/filler-${i}`);
-  }
+  createOnInode(newPath, inodeA);
   // Kubelet rotates B; the runtime's new 0.log is that file.
   Deno.renameSync(log.path, `${log.path}.20990101-000000`);
   Deno.renameSync(newPath, log.path);
@@ -329,14 +338,9 @@ Deno.test("tailer reads a new file on the inode of a file drained while empty (a
   await h.sink.waitForRecords(2);
   await waitFor(() => h.agent.metrics.filesTracked.get() === 1);
   Deno.removeSync(emptyPath);
-  // A new file on A's inode (ext4 reuses it; tmpfs never does: no repro there), written before it is seen.
+  // A new file on A's inode, written before the agent sees it.
   const newPath = `${log.dir}/new-file`;
-  let isReused = false;
-  for (let i = 0; i < 500 && !isReused; i++) {
-    Deno.writeFileSync(newPath, new Uint8Array());
-    isReused = Deno.statSync(newPath).ino === inodeA;
-    if (!isReused) Deno.renameSync(newPath, `${log.dir}/filler-${i}`);
-  }
+  const isReused = createOnInode(newPath, inodeA);
   Deno.writeFileSync(newPath, criLine(new Date(), "stdout", "F", "in file C"), { append: true });
   Deno.renameSync(log.path, `${log.path}.20990101-000000`);
   Deno.renameSync(newPath, log.path);
