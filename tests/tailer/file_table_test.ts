@@ -134,7 +134,7 @@ Deno.test("file table scan returns a refused event for a symlink that leaves the
 });
 
 Deno.test("file table gives descriptors to waiting files by releasing caught-up ones at the cap", async () => {
-  await withTable(1, async (table, root) => {
+  await withTable(1, (table, root) => {
     const logs = [5, 6].map((i) => new ContainerLog(root, spec(i)));
     logs.forEach((l) => l.write("stdout", "x"));
     const now = Date.now();
