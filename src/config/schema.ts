@@ -344,7 +344,7 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = [
     unit: "bytes",
     min: "64KiB",
     max: "16MiB",
-    doc: "Size of the reused read buffer",
+    doc: "Most bytes one read takes from a file (reads of one turn share an arena of max(4MiB, this) + this)",
   },
   {
     key: "tail.fingerprint_size",
