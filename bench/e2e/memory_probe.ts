@@ -8,6 +8,7 @@
  * ```sh
  * deno run -A bench/e2e/memory_probe.ts [--lines 400000] [--files 20] [--idle 5]
  *   [--v8-flags=--max-semi-space-size=2]   # after the start task's own --v8-flags; the last value wins
+ * BENCH_AGENT_CONFIG='memory_limit: 16MiB' deno run -A bench/e2e/memory_probe.ts   # extra agent YAML
  * ```
  *
  * @module
