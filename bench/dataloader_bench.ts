@@ -18,40 +18,18 @@ import {
   loadRe2Engine,
   Re2Fields,
 } from "../src/extract/mod.ts";
-import type { LogRecord, RecordOrigin, RecordSink } from "../src/record.ts";
+import type { RecordSink } from "../src/record.ts";
 import { TrainingSummaries } from "../src/signals/mod.ts";
 import { createAgentMetrics, TRAINING_TIME_BUCKETS_S } from "../src/telemetry/agent_metrics.ts";
 import { MetricsRegistry } from "../src/telemetry/metrics.ts";
-import { seededRandom } from "./_seeded_random.ts";
+import { benchText, pushBodies, recordSlots } from "./_bench_records.ts";
 
 // These tests compile patterns with the RE2 engine itself (the agent loads it only when a pattern needs it).
 await loadRe2Engine();
 
 const RECORDS = 1000;
-const random = seededRandom(11);
-const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
-const WORDS = [
-  "step",
-  "loss",
-  "allreduce",
-  "epoch",
-  "batch",
-  "NCCL",
-  "warmup",
-  "ok",
-  "学習",
-  "✓",
-  "grad",
-  "42",
-];
+const { random, pick, words } = benchText(11);
 const encoder = new TextEncoder();
-
-function words(minBytes: number, maxBytes: number): string {
-  const target = minBytes + Math.floor(random() * (maxBytes - minBytes));
-  let text = pick(WORDS);
-  while (encoder.encode(text).length < target) text += ` ${pick(WORDS)}`;
-  return text;
-}
 
 const t = (): string => (random() * 0.5).toFixed(4);
 const TRAINER_LINES: (() => string)[] = [
@@ -68,7 +46,6 @@ const CANDIDATES = Array.from({ length: RECORDS }, () => encoder.encode(pick(TRA
 const MIX = Array.from({ length: RECORDS }, (_, i) => (i % 20 === 0 ? CANDIDATES[i] : TEXT_BODIES[i]));
 const CANDIDATE_TEXTS = CANDIDATES.map((b) => new TextDecoder().decode(b));
 const NEEDLE = encoder.encode("_time");
-const ORIGIN: RecordOrigin = { fileKey: "f", startOffset: 0, endOffset: 100, sizeBytes: 100, podPath: null };
 
 const metrics = createAgentMetrics(new MetricsRegistry());
 const extractor = DataloaderExtractor.compile({ maxInputBytes: 4096, metrics });
@@ -83,17 +60,7 @@ const stage = new DataloaderStage({
   metrics,
   next: SINK,
 });
-const RESOURCE = { attributes: {} };
-const SCOPE = { name: "bench", version: "0" };
-const SLOTS: LogRecord[] = Array.from({ length: RECORDS }, () => ({
-  hrTime: [1, 0],
-  hrTimeObserved: [1, 0],
-  body: "",
-  attributes: {},
-  droppedAttributesCount: 0,
-  resource: RESOURCE,
-  instrumentationScope: SCOPE,
-}));
+const SLOTS = recordSlots(RECORDS);
 
 function indexOfGate(h: Uint8Array): boolean {
   let i = h.indexOf(NEEDLE[0]);
@@ -141,12 +108,7 @@ Deno.bench({
 });
 
 function run(bodies: readonly Uint8Array[], next: RecordSink): void {
-  for (let i = 0; i < RECORDS; i++) {
-    const record = SLOTS[i];
-    record.body = bodies[i];
-    record.attributes = {};
-    next.push(record, ORIGIN);
-  }
+  pushBodies(SLOTS, bodies, next);
 }
 
 Deno.bench({

@@ -14,38 +14,16 @@
  */
 
 import { DataloaderExtractor, DataloaderStage, JsonBodyStage, parseJsonBody } from "../src/extract/mod.ts";
-import type { LogRecord, RecordOrigin, RecordSink } from "../src/record.ts";
+import type { RecordSink } from "../src/record.ts";
 import { TrainingSummaries } from "../src/signals/mod.ts";
 import { createAgentMetrics, TRAINING_TIME_BUCKETS_S } from "../src/telemetry/agent_metrics.ts";
 import { MetricsRegistry } from "../src/telemetry/metrics.ts";
-import { seededRandom } from "./_seeded_random.ts";
+import { benchText, pushBodies, recordSlots } from "./_bench_records.ts";
 
 const RECORDS = 1000;
-const random = seededRandom(10);
-const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
-const WORDS = [
-  "step",
-  "loss",
-  "allreduce",
-  "epoch",
-  "batch",
-  "NCCL",
-  "warmup",
-  "ok",
-  "学習",
-  "✓",
-  "grad",
-  "42",
-];
+const { random, pick, words } = benchText(10);
 const LEVELS = ["info", "INFO", "debug", "warn", "error", "WARNING"];
 const encoder = new TextEncoder();
-
-function words(minBytes: number, maxBytes: number): string {
-  const target = minBytes + Math.floor(random() * (maxBytes - minBytes));
-  let text = pick(WORDS);
-  while (encoder.encode(text).length < target) text += ` ${pick(WORDS)}`;
-  return text;
-}
 
 function jsonBody(): string {
   const object: Record<string, unknown> = {
@@ -85,19 +63,7 @@ const FLAT_BODIES = Array.from({ length: RECORDS }, () => encoder.encode(flatBod
 const ZAP_BODIES = Array.from({ length: RECORDS }, () => encoder.encode(zapBody()));
 const TEXT_BODIES = Array.from({ length: RECORDS }, () => encoder.encode(words(50, 400)));
 const JSON_TEXTS = JSON_BODIES.map((b) => new TextDecoder().decode(b));
-const ORIGIN: RecordOrigin = { fileKey: "f", startOffset: 0, endOffset: 100, sizeBytes: 100, podPath: null };
-
-const RESOURCE = { attributes: {} };
-const SCOPE = { name: "bench", version: "0" };
-const RECORD_SLOTS: LogRecord[] = Array.from({ length: RECORDS }, () => ({
-  hrTime: [1, 0],
-  hrTimeObserved: [1, 0],
-  body: "",
-  attributes: {},
-  droppedAttributesCount: 0,
-  resource: RESOURCE,
-  instrumentationScope: SCOPE,
-}));
+const RECORD_SLOTS = recordSlots(RECORDS);
 
 let sunk = 0;
 const SINK: RecordSink = { push: () => void sunk++ };
@@ -118,12 +84,7 @@ const dataloader = new DataloaderStage({
 });
 
 function run(bodies: readonly Uint8Array[], sink: RecordSink): void {
-  for (let i = 0; i < RECORDS; i++) {
-    const record = RECORD_SLOTS[i];
-    record.body = bodies[i];
-    record.attributes = {};
-    sink.push(record, ORIGIN);
-  }
+  pushBodies(RECORD_SLOTS, bodies, sink);
 }
 
 Deno.bench({

@@ -20,7 +20,7 @@ import type {
   Stream,
 } from "../record.ts";
 import { type FlushReason, type StitchedRecord, Stitcher, utf8BoundaryAtOrBefore } from "../stitch/mod.ts";
-import { indexOfNewline, wordsOf } from "./_line_chunk.ts";
+import { indexOfNewline, wordsOf } from "./_newline_search.ts";
 
 /** What the assembler asks of enrichment: a shared resource per container and per-record attribution. */
 export interface RecordEnrichment {

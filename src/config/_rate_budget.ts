@@ -7,6 +7,7 @@
  */
 
 import { closestMatch } from "./_suggest.ts";
+import { describeValue, isMapping } from "./_values.ts";
 import type { RateBudget } from "./schema.ts";
 import { parseSize } from "./units.ts";
 import type { ConfigProblem } from "./validate.ts";
@@ -37,7 +38,7 @@ export type BudgetOutcome<T> = { ok: true; value: T } | { ok: false; problems: C
  */
 export function convertRateBudget(path: string, value: unknown): BudgetOutcome<RateBudget> {
   if (!isMapping(value)) {
-    return fail(path, `Expected a budget mapping {records_per_second, ...}, got ${describe(value)}`);
+    return fail(path, `Expected a budget mapping {records_per_second, ...}, got ${describeValue(value)}`);
   }
   const problems: ConfigProblem[] = [];
   const at = (field: string): string => `${path}.${field}`;
@@ -61,7 +62,10 @@ export function convertRateBudget(path: string, value: unknown): BudgetOutcome<R
   }
   const onLimit = value.on_limit ?? "delay";
   if (!(ON_LIMIT_VALUES as readonly unknown[]).includes(onLimit)) {
-    problems.push({ path: at("on_limit"), message: `Expected one of drop, delay, got ${describe(onLimit)}` });
+    problems.push({
+      path: at("on_limit"),
+      message: `Expected one of drop, delay, got ${describeValue(onLimit)}`,
+    });
   }
   if (problems.length > 0 || recordsPerSecond === undefined) return { ok: false, problems };
   return {
@@ -83,7 +87,7 @@ export function convertRateBudgetMap(
   value: unknown,
 ): BudgetOutcome<Record<string, RateBudget>> {
   if (!isMapping(value)) {
-    return fail(path, `Expected a mapping of namespace to budget, got ${describe(value)}`);
+    return fail(path, `Expected a mapping of namespace to budget, got ${describeValue(value)}`);
   }
   const problems: ConfigProblem[] = [];
   const out: Record<string, RateBudget> = {};
@@ -105,7 +109,7 @@ function positiveNumber(value: unknown, path: string, problems: ConfigProblem[])
     return undefined;
   }
   if (typeof value !== "number" || !Number.isFinite(value)) {
-    problems.push({ path, message: `Expected a number, got ${describe(value)}` });
+    problems.push({ path, message: `Expected a number, got ${describeValue(value)}` });
     return undefined;
   }
   if (!(value > 0)) {
@@ -118,7 +122,7 @@ function positiveNumber(value: unknown, path: string, problems: ConfigProblem[])
 function burst(value: unknown, path: string, problems: ConfigProblem[]): number | undefined {
   if (isAbsent(value)) return undefined;
   if (typeof value !== "number" || !Number.isSafeInteger(value)) {
-    problems.push({ path, message: `Expected an integer, got ${describe(value)}` });
+    problems.push({ path, message: `Expected an integer, got ${describeValue(value)}` });
     return undefined;
   }
   if (value < 1) {
@@ -137,7 +141,7 @@ function optionalSize(
 ): number | undefined {
   if (isAbsent(value)) return undefined;
   if (typeof value !== "string" && typeof value !== "number") {
-    problems.push({ path, message: `Expected a size like 512KiB or 8MiB, got ${describe(value)}` });
+    problems.push({ path, message: `Expected a size like 512KiB or 8MiB, got ${describeValue(value)}` });
     return undefined;
   }
   const parsed = parseSize(value);
@@ -159,18 +163,4 @@ function isAbsent(value: unknown): boolean {
 
 function fail(path: string, message: string): BudgetOutcome<never> {
   return { ok: false, problems: [{ path, message }] };
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "a list";
-  if (typeof value === "object") return "a mapping";
-  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
-  return `${typeof value} ${String(value)}`;
 }

@@ -8,6 +8,7 @@
 import { checkFormat } from "./_formats.ts";
 import { convertRateBudget, convertRateBudgetMap } from "./_rate_budget.ts";
 import { closestMatch } from "./_suggest.ts";
+import { describeValue, isMapping } from "./_values.ts";
 import { type Config, CONFIG_SCHEMA, NODE_NAME_ENV, type OptionSpec } from "./schema.ts";
 import { formatDuration, formatSize, parseDuration, parseSize } from "./units.ts";
 
@@ -87,7 +88,7 @@ export function validateConfig(raw: unknown, options: ValidateOptions = {}): Val
   const given = new Map<string, unknown>();
   if (raw !== undefined && raw !== null) {
     if (isMapping(raw)) collectKeys(raw, "", given, ctx);
-    else ctx.problems.push({ path: "", message: `Expected a mapping of options, got ${describe(raw)}` });
+    else ctx.problems.push({ path: "", message: `Expected a mapping of options, got ${describeValue(raw)}` });
   }
   const values = new Map<string, unknown>();
   for (const [key, compiled] of SPECS) {
@@ -131,7 +132,10 @@ function collectKeys(
     else if (SECTIONS.has(key)) {
       if (isMapping(value)) collectKeys(value, key, given, ctx);
       else if (value !== null) {
-        ctx.problems.push({ path: key, message: `Expected a mapping of options, got ${describe(value)}` });
+        ctx.problems.push({
+          path: key,
+          message: `Expected a mapping of options, got ${describeValue(value)}`,
+        });
       }
     } else {
       const suggestion = closestMatch(key, ALL_KEYS);
@@ -233,14 +237,14 @@ function convert(compiled: CompiledSpec, value: unknown): Converted {
 }
 
 function expected(what: string, value: unknown): Converted {
-  return { ok: false, message: `Expected ${what}, got ${describe(value)}` };
+  return { ok: false, message: `Expected ${what}, got ${describeValue(value)}` };
 }
 
 function convertStringList(value: unknown): Converted {
   if (!Array.isArray(value)) return expected("a list of strings", value);
   const bad = value.findIndex((element) => typeof element !== "string");
   if (bad >= 0) {
-    return { ok: false, message: `Expected a list of strings, item ${bad} is ${describe(value[bad])}` };
+    return { ok: false, message: `Expected a list of strings, item ${bad} is ${describeValue(value[bad])}` };
   }
   return { ok: true, value: [...value] };
 }
@@ -251,7 +255,7 @@ function convertStringMap(value: unknown): Converted {
   if (bad !== undefined) {
     return {
       ok: false,
-      message: `Expected a mapping of strings, ${bad[0]} is ${describe(bad[1])} (quote it)`,
+      message: `Expected a mapping of strings, ${bad[0]} is ${describeValue(bad[1])} (quote it)`,
     };
   }
   return { ok: true, value: { ...value } };
@@ -285,7 +289,7 @@ function convertEnum(spec: OptionSpec, value: unknown): Converted {
   if (typeof value === "string" && values.includes(value)) return { ok: true, value };
   const suggestion = typeof value === "string" ? closestMatch(value, values) : undefined;
   const hint = suggestion === undefined ? "" : ` (did you mean ${suggestion})`;
-  return { ok: false, message: `Expected one of ${values.join(", ")}, got ${describe(value)}${hint}` };
+  return { ok: false, message: `Expected one of ${values.join(", ")}, got ${describeValue(value)}${hint}` };
 }
 
 function convertUrl(spec: OptionSpec, value: unknown): Converted {
@@ -419,21 +423,6 @@ export function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "a list";
-  if (isMapping(value)) return "a mapping";
-  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
-  if (typeof value === "number" || typeof value === "boolean") return `${typeof value} ${value}`;
-  return `a value of type ${value instanceof Object ? value.constructor.name : typeof value}`;
 }
 
 // Parses the bounds and defaults once; a schema row that does not validate is our bug.

@@ -42,6 +42,8 @@ interface CachedMessage {
 /** The records of one (resource, scope) pair: spans of encoded `log_records` fields in the record area. */
 interface ScopeGroup {
   scope: InstrumentationScope;
+  /** The scope's cached encoding. */
+  message: CachedMessage;
   /** Start and end offsets in the record area, in pairs; consecutive records share one span. */
   spans: number[];
   /** Bytes of the spans together. */
@@ -50,6 +52,8 @@ interface ScopeGroup {
 
 interface ResourceGroup {
   resource: ResourceRef;
+  /** The resource's cached encoding. */
+  message: CachedMessage;
   scopes: ScopeGroup[];
   /** The scope group of this resource's latest record (records of one resource share one scope). */
   last: ScopeGroup | undefined;
@@ -127,10 +131,10 @@ export class LogsRequestEncoder {
     out.reset();
     const area = this.#w.buf;
     for (const group of this.#groups) {
-      const resource = this.#resources.get(group.resource)!;
+      const resource = group.message;
       let resourceBytes = resource.field.length + (resource.schemaUrl?.length ?? 0);
       for (const scopeGroup of group.scopes) {
-        const scopeBytes = this.#scopeBytes(scopeGroup);
+        const scopeBytes = scopeLength(scopeGroup);
         resourceBytes += 1 + varintSize(scopeBytes) + scopeBytes;
       }
       out.ensure(1);
@@ -138,10 +142,10 @@ export class LogsRequestEncoder {
       out.uint32(resourceBytes);
       out.raw(resource.field);
       for (const scopeGroup of group.scopes) {
-        const scope = this.#scopes.get(scopeGroup.scope)!;
+        const scope = scopeGroup.message;
         out.ensure(1);
         out.byte(0x12); // ResourceLogs.scope_logs (2)
-        out.uint32(this.#scopeBytes(scopeGroup));
+        out.uint32(scopeLength(scopeGroup));
         out.raw(scope.field);
         const spans = scopeGroup.spans;
         for (let i = 0; i < spans.length; i += 2) out.raw(area.subarray(spans[i], spans[i + 1]));
@@ -159,12 +163,6 @@ export class LogsRequestEncoder {
     return { bytes: out.buf.subarray(0, out.pos), invalidUtf8Records };
   }
 
-  /** Length of a ScopeLogs message: its scope field, its records, its schema URL. */
-  #scopeBytes(group: ScopeGroup): number {
-    const scope = this.#scopes.get(group.scope)!;
-    return scope.field.length + group.bytes + (scope.schemaUrl?.length ?? 0);
-  }
-
   /** The (resource, scope) group of `record`, created in first-seen order (caching both encodings). */
   #scopeGroupOf(record: LogRecord): ScopeGroup {
     const last = this.#lastGroup;
@@ -172,8 +170,12 @@ export class LogsRequestEncoder {
       ? last
       : this.#byResource.get(record.resource);
     if (group === undefined) {
-      this.#resource(record.resource);
-      group = { resource: record.resource, scopes: [], last: undefined };
+      group = {
+        resource: record.resource,
+        message: this.#resource(record.resource),
+        scopes: [],
+        last: undefined,
+      };
       this.#byResource.set(record.resource, group);
       this.#groups.push(group);
     }
@@ -184,8 +186,7 @@ export class LogsRequestEncoder {
       for (const candidate of group.scopes) if (candidate.scope === scope) scopeGroup = candidate;
     }
     if (scopeGroup === undefined) {
-      this.#scope(scope);
-      scopeGroup = { scope, spans: [], bytes: 0 };
+      scopeGroup = { scope, message: this.#scope(scope), spans: [], bytes: 0 };
       group.scopes.push(scopeGroup);
     }
     group.last = scopeGroup;
@@ -334,6 +335,11 @@ export class LogsRequestEncoder {
       (this.#baseHigh + Math.floor(lowWithCarry / TWO_POW_32)) >>> 0,
     );
   }
+}
+
+/** Length of a ScopeLogs message: its scope field, its records, its schema URL. */
+function scopeLength(group: ScopeGroup): number {
+  return group.message.field.length + group.bytes + (group.message.schemaUrl?.length ?? 0);
 }
 
 /** Hex trace/span ids to bytes exactly as otlp-transformer's `hexToBinary` does (no validation). */

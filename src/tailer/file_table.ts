@@ -199,23 +199,26 @@ export class FileTable {
         if (this.#open(tf)) open++;
       }
     }
-    let stillWaiting = 0;
-    for (const tf of this.byKey.values()) {
-      if (tf.state === "waiting" && tf.waitingSinceMs !== null) stillWaiting++;
-    }
-    this.#o.metrics.filesWaitingForDescriptor.set(stillWaiting);
-    this.#o.metrics.descriptorWaitOldestSeconds.set(this.oldestDescriptorWaitMs(now) / 1000);
+    const { count, oldestMs } = this.#descriptorWaits(now);
+    this.#o.metrics.filesWaitingForDescriptor.set(count);
+    this.#o.metrics.descriptorWaitOldestSeconds.set(oldestMs / 1000);
   }
 
   /** How long the file waiting longest for a descriptor has waited (0 when none waits). */
   oldestDescriptorWaitMs(now: number): number {
+    return this.#descriptorWaits(now).oldestMs;
+  }
+
+  /** Files waiting for a descriptor, and the longest wait among them (one pass). */
+  #descriptorWaits(now: number): { count: number; oldestMs: number } {
+    let count = 0;
     let oldest = now;
     for (const tf of this.byKey.values()) {
-      if (tf.state === "waiting" && tf.waitingSinceMs !== null && tf.waitingSinceMs < oldest) {
-        oldest = tf.waitingSinceMs;
-      }
+      if (tf.state !== "waiting" || tf.waitingSinceMs === null) continue;
+      count++;
+      if (tf.waitingSinceMs < oldest) oldest = tf.waitingSinceMs;
     }
-    return now - oldest;
+    return { count, oldestMs: now - oldest };
   }
 
   /** Releases up to `wanted` live descriptors: caught-up files first, then those past their time slice. */

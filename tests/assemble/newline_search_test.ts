@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { indexOfNewline, wordsOf } from "../../src/assemble/_line_chunk.ts";
+import { indexOfNewline, wordsOf } from "../../src/assemble/_newline_search.ts";
 import { assertProperty } from "../_helpers/property.ts";
 
 Deno.test("indexOfNewline finds what indexOf finds in [from, end), at any alignment, ignoring bytes past end", () => {
