@@ -30,18 +30,56 @@ function formatNumber(value: number): string {
   return String(value);
 }
 
-abstract class LabelledMetric implements Metric {
+/** What every metric kind shares: a validated name, series keyed by label values, the text header. */
+abstract class SeriesMetric<S> implements Metric {
   readonly name: string;
   readonly help: string;
   readonly labelNames: readonly string[];
-  abstract readonly type: "counter" | "gauge";
-  #series = new Map<string, { labels: readonly string[]; series: Series }>();
+  abstract readonly type: Metric["type"];
+  readonly #series = new Map<string, { labels: readonly string[]; state: S }>();
 
   constructor(name: string, help: string, labelNames: readonly string[]) {
     if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new Error(`Invalid metric name: ${name}`);
     this.name = name;
     this.help = help;
     this.labelNames = labelNames;
+  }
+
+  /** Removes the series with these label values (e.g. a container that is gone). */
+  remove(...values: string[]): void {
+    this.#series.delete(values.join("\u0000"));
+  }
+
+  render(out: string[]): void {
+    out.push(`# HELP ${this.name} ${this.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
+    out.push(`# TYPE ${this.name} ${this.type}`);
+    for (const { labels, state } of this.#series.values()) {
+      const pairs = labels.map((v, i) => `${this.labelNames[i]}="${escapeLabelValue(v)}"`);
+      this.renderSeries(out, pairs, state);
+    }
+  }
+
+  /** The exposition lines of one series; `pairs` are its `name="value"` label pairs. */
+  protected abstract renderSeries(out: string[], pairs: readonly string[], state: S): void;
+
+  protected find(values: readonly string[]): S | undefined {
+    return this.#series.get(values.join("\u0000"))?.state;
+  }
+
+  protected store(values: readonly string[], state: S): void {
+    this.#series.set(values.join("\u0000"), { labels: values, state });
+  }
+
+  protected *states(): IterableIterator<S> {
+    for (const entry of this.#series.values()) yield entry.state;
+  }
+}
+
+abstract class LabelledMetric extends SeriesMetric<Series> {
+  abstract override readonly type: "counter" | "gauge";
+
+  constructor(name: string, help: string, labelNames: readonly string[]) {
+    super(name, help, labelNames);
     if (labelNames.length === 0) this.labels();
   }
 
@@ -52,43 +90,29 @@ abstract class LabelledMetric implements Metric {
         `Metric ${this.name} expects ${this.labelNames.length} label values, got ${values.length}`,
       );
     }
-    const key = values.join("\u0000");
-    let entry = this.#series.get(key);
-    if (entry === undefined) {
-      entry = { labels: values, series: { value: 0 } };
-      this.#series.set(key, entry);
+    let series = this.find(values);
+    if (series === undefined) {
+      series = { value: 0 };
+      this.store(values, series);
     }
-    return entry.series;
-  }
-
-  /** Removes the series with these label values (e.g. a container that is gone). */
-  remove(...values: string[]): void {
-    this.#series.delete(values.join("\u0000"));
+    return series;
   }
 
   /** The current value of one series (0 when it was never touched). */
   get(...values: string[]): number {
-    return this.#series.get(values.join("\u0000"))?.series.value ?? 0;
+    return this.find(values)?.value ?? 0;
   }
 
   /** Sum over every series. */
   total(): number {
     let sum = 0;
-    for (const entry of this.#series.values()) sum += entry.series.value;
+    for (const series of this.states()) sum += series.value;
     return sum;
   }
 
-  render(out: string[]): void {
-    out.push(`# HELP ${this.name} ${this.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
-    out.push(`# TYPE ${this.name} ${this.type}`);
-    for (const { labels, series } of this.#series.values()) {
-      if (labels.length === 0) {
-        out.push(`${this.name} ${formatNumber(series.value)}`);
-        continue;
-      }
-      const pairs = labels.map((v, i) => `${this.labelNames[i]}="${escapeLabelValue(v)}"`).join(",");
-      out.push(`${this.name}{${pairs}} ${formatNumber(series.value)}`);
-    }
+  protected renderSeries(out: string[], pairs: readonly string[], series: Series): void {
+    const braces = pairs.length === 0 ? "" : `{${pairs.join(",")}}`;
+    out.push(`${this.name}${braces} ${formatNumber(series.value)}`);
   }
 }
 
@@ -126,21 +150,14 @@ export interface HistogramState {
  * A labelled histogram whose series are set from a snapshot (the owner keeps the state and copies it
  * in before a render), so the same state can also be exported as OTLP.
  */
-export class Histogram implements Metric {
+export class Histogram extends SeriesMetric<HistogramState> {
   readonly type = "histogram" as const;
-  readonly name: string;
-  readonly help: string;
-  readonly labelNames: readonly string[];
   /** Upper bounds of the finite buckets, ascending. */
   readonly bounds: readonly number[];
-  #series = new Map<string, { labels: readonly string[]; state: HistogramState }>();
 
   constructor(name: string, help: string, labelNames: readonly string[], bounds: readonly number[]) {
-    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new Error(`Invalid metric name: ${name}`);
+    super(name, help, labelNames);
     if (labelNames.includes("le")) throw new Error(`Histogram ${name} cannot use the label le`);
-    this.name = name;
-    this.help = help;
-    this.labelNames = labelNames;
     this.bounds = bounds;
   }
 
@@ -151,35 +168,25 @@ export class Histogram implements Metric {
         `Histogram ${this.name}: ${values.length} labels, ${state.bucketCounts.length} buckets`,
       );
     }
-    this.#series.set(values.join("\u0000"), { labels: values, state });
-  }
-
-  /** Removes one series. */
-  remove(...values: string[]): void {
-    this.#series.delete(values.join("\u0000"));
+    this.store(values, state);
   }
 
   /** The state of one series, or undefined. */
   get(...values: string[]): HistogramState | undefined {
-    return this.#series.get(values.join("\u0000"))?.state;
+    return this.find(values);
   }
 
-  render(out: string[]): void {
-    out.push(`# HELP ${this.name} ${this.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
-    out.push(`# TYPE ${this.name} histogram`);
-    for (const { labels, state } of this.#series.values()) {
-      const pairs = labels.map((v, i) => `${this.labelNames[i]}="${escapeLabelValue(v)}"`);
-      const prefix = pairs.length === 0 ? "" : pairs.join(",") + ",";
-      let cumulative = 0;
-      for (let i = 0; i <= this.bounds.length; i++) {
-        cumulative += state.bucketCounts[i];
-        const le = i < this.bounds.length ? formatNumber(this.bounds[i]) : "+Inf";
-        out.push(`${this.name}_bucket{${prefix}le="${le}"} ${cumulative}`);
-      }
-      const braces = pairs.length === 0 ? "" : `{${pairs.join(",")}}`;
-      out.push(`${this.name}_sum${braces} ${formatNumber(state.sum)}`);
-      out.push(`${this.name}_count${braces} ${state.count}`);
+  protected renderSeries(out: string[], pairs: readonly string[], state: HistogramState): void {
+    const prefix = pairs.length === 0 ? "" : pairs.join(",") + ",";
+    let cumulative = 0;
+    for (let i = 0; i <= this.bounds.length; i++) {
+      cumulative += state.bucketCounts[i];
+      const le = i < this.bounds.length ? formatNumber(this.bounds[i]) : "+Inf";
+      out.push(`${this.name}_bucket{${prefix}le="${le}"} ${cumulative}`);
     }
+    const braces = pairs.length === 0 ? "" : `{${pairs.join(",")}}`;
+    out.push(`${this.name}_sum${braces} ${formatNumber(state.sum)}`);
+    out.push(`${this.name}_count${braces} ${state.count}`);
   }
 }
 
