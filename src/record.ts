@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { EncodedAnyValue } from "./encoded_any_value.ts";
+
 /** The CRI stream a line was written to. */
 export type Stream = "stdout" | "stderr";
 
@@ -20,6 +22,8 @@ export type HrTime = [seconds: number, nanos: number];
  * - arrays are `array_value`, plain objects `kvlist_value`.
  * Neither `bigint` nor `Float64Array` can come out of `JSON.parse`, so the markers never collide with
  * parsed data.
+ * - an {@linkcode EncodedAnyValue}: the value's protobuf encoding, copied as it is (a JSON object body
+ *   the JSON stage transcoded from its bytes).
  */
 export type AttrValue =
   | string
@@ -28,6 +32,7 @@ export type AttrValue =
   | null
   | bigint
   | Float64Array
+  | EncodedAnyValue
   | AttrValue[]
   | { [key: string]: AttrValue };
 

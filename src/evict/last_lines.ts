@@ -7,6 +7,7 @@
  * @module
  */
 
+import { EncodedAnyValue } from "../export/mod.ts";
 import type { Attributes, AttrValue, HrTime, PodLogPath, ResourceRef, Stream } from "../record.ts";
 
 /** One remembered record. */
@@ -116,6 +117,15 @@ function isSharedView(body: Uint8Array): boolean {
   return body.byteLength !== body.buffer.byteLength;
 }
 
+/**
+ * The bytes of a body that views a shared buffer (a read chunk, or the JSON stage's output chunk for
+ * an encoded kvlist), or null when the body owns what it holds.
+ */
+function sharedBytesOf(body: unknown): Uint8Array | null {
+  const bytes = body instanceof Uint8Array ? body : body instanceof EncodedAnyValue ? body.bytes : null;
+  return bytes !== null && isSharedView(bytes) ? bytes : null;
+}
+
 /** Counts of lines removed early, by reason (the caller turns them into metrics). */
 export type TrimCounts = Record<RingTrimReason, number>;
 
@@ -180,6 +190,8 @@ export class LastLines {
     } else if (body === undefined || body === null) {
       body = "";
       length = 0;
+    } else if (body instanceof EncodedAnyValue) {
+      length = body.bytes.length;
     } else {
       length = STRUCTURED_BODY_BYTES;
     }
@@ -193,7 +205,7 @@ export class LastLines {
     ring.restarts[slot] = path.restartCount;
     ring.sizes[slot] = size;
     ring.cut[slot] = isCut;
-    if (isCut === 0 && body instanceof Uint8Array && isSharedView(body) && !ring.isDirty) {
+    if (isCut === 0 && !ring.isDirty && sharedBytesOf(body) !== null) {
       ring.isDirty = true;
       ring.pushedWhileDirty = 0;
       if (this.#dirty.push(ring) === 1) queueMicrotask(this.#ownViews);
@@ -270,22 +282,19 @@ export class LastLines {
       const first = ring.count - Math.min(ring.pushedWhileDirty, ring.count);
       let total = 0;
       for (let i = first; i < ring.count; i++) {
-        const body = ring.bodies[(ring.head + i) % capacity];
-        if (body instanceof Uint8Array && isSharedView(body)) total += body.byteLength;
+        total += sharedBytesOf(ring.bodies[(ring.head + i) % capacity])?.byteLength ?? 0;
       }
       const store = new Uint8Array(total);
       let at = 0;
       for (let i = first; i < ring.count; i++) {
         const slot = (ring.head + i) % capacity;
         const body = ring.bodies[slot];
-        if (!(body instanceof Uint8Array) || !isSharedView(body)) continue;
-        if (body.byteLength === 0) {
-          ring.bodies[slot] = EMPTY_BODY;
-          continue;
-        }
-        store.set(body, at);
-        ring.bodies[slot] = store.subarray(at, at + body.byteLength);
-        at += body.byteLength;
+        const bytes = sharedBytesOf(body);
+        if (bytes === null) continue;
+        const own = bytes.byteLength === 0 ? EMPTY_BODY : store.subarray(at, at + bytes.byteLength);
+        own.set(bytes);
+        at += bytes.byteLength;
+        ring.bodies[slot] = body instanceof EncodedAnyValue ? new EncodedAnyValue(own) : own;
       }
     }
     this.#dirty.length = 0;

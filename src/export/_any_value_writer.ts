@@ -8,6 +8,7 @@
  */
 
 import type { Attributes } from "../record.ts";
+import { EncodedAnyValue } from "../encoded_any_value.ts";
 import { encodeStringField, type ProtoWriter, putVarint, varintSize } from "./_proto_writer.ts";
 import { isWellFormedUtf8 } from "./_utf8.ts";
 
@@ -129,6 +130,11 @@ export class AnyValueWriter {
       w.byte(9);
       w.byte(0x21); // double_value (4)
       w.double(value[0]);
+      return;
+    }
+    if (value instanceof EncodedAnyValue) {
+      // Already encoded (a JSON object body): length and bytes.
+      w.bytes(value.bytes);
       return;
     }
     if (value instanceof Uint8Array) {

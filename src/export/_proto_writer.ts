@@ -66,6 +66,15 @@ export class ProtoWriter {
     if (this.buf.length > KEEP_MAX_BYTES) this.#replace(new Uint8Array(INITIAL_BYTES));
   }
 
+  /**
+   * Moves to a fresh buffer of `bytes` at offset 0, leaving the old one to whatever views it (a writer
+   * used as an arena: each message stays a view of the buffer it was written in).
+   */
+  startNewBuffer(bytes: number): void {
+    this.#replace(new Uint8Array(bytes));
+    this.pos = 0;
+  }
+
   /** Makes room for `n` more bytes after `pos`. */
   ensure(n: number): void {
     if (this.pos + n > this.buf.length) this.#grow(this.pos + n);

@@ -4,6 +4,8 @@
  * @module
  */
 
+export { EncodedAnyValue } from "../encoded_any_value.ts";
+export { ProtoWriter, putVarint, varintSize } from "./_proto_writer.ts";
 export {
   decodeLogsResponse,
   type EncodedLogsRequest,

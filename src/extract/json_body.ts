@@ -17,6 +17,7 @@
 import type { AttrValue, HrTime, LogRecord, RecordOrigin, RecordSink, RecordStage } from "../record.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { Series } from "../telemetry/metrics.ts";
+import { JsonTranscoder } from "./_json_transcode.ts";
 import { type Severity, severityOf, timeOf } from "./_well_known.ts";
 
 /** Why a body was left as it was. */
@@ -378,6 +379,7 @@ export class JsonBodyStage implements RecordStage {
   #isBodyMode: boolean;
   // Not fatal: twice as fast; a U+FFFD in the result sends the body on as bytes (see #splat).
   #decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  #transcoder = new JsonTranscoder();
   #parsed: Series;
   #notObject: Series;
   #metrics: JsonBodyStageOptions["metrics"];
@@ -401,6 +403,7 @@ export class JsonBodyStage implements RecordStage {
   }
 
   #splat(record: LogRecord, body: string | Uint8Array): void {
+    if (this.#isBodyMode && body instanceof Uint8Array && this.#transcode(record, body)) return;
     let text: string;
     if (typeof body === "string") text = body;
     else {
@@ -426,6 +429,26 @@ export class JsonBodyStage implements RecordStage {
     if (this.#isBodyMode) record.body = result.fields;
     else this.#addAttributes(record, result);
     this.#count(result);
+  }
+
+  /**
+   * The fast path (body mode, bytes): the object goes from bytes to its kvlist encoding at once. False
+   * when the transcoder declines the body; the `JSON.parse` path then decides it.
+   */
+  #transcode(record: LogRecord, body: Uint8Array): boolean {
+    const l = this.#limits;
+    const result = this.#transcoder.transcode(body, l.maxDepth, l.maxKeys);
+    if (result === null) return false;
+    this.#parsed.value++;
+    if (result.severity !== null) {
+      record.severityNumber = result.severity.severityNumber;
+      record.severityText = result.severity.severityText;
+    }
+    if (result.time !== null) record.hrTime = result.time;
+    record.body = result.value;
+    if (result.keptLevel) this.#metrics.jsonKeptKeys.inc(1, "level");
+    if (result.keptTime) this.#metrics.jsonKeptKeys.inc(1, "time");
+    return true;
   }
 
   #addAttributes(record: LogRecord, result: ParsedJsonBody): void {

@@ -7,6 +7,7 @@ import {
   LINE_OVERHEAD_BYTES,
 } from "../../src/evict/mod.ts";
 import { parsePodLogPath } from "../../src/discovery/mod.ts";
+import { EncodedAnyValue } from "../../src/export/mod.ts";
 import type { HrTime, PodLogPath, ResourceRef } from "../../src/record.ts";
 import { assertProperty } from "../_helpers/property.ts";
 
@@ -31,7 +32,7 @@ function push(
   pod: string,
   container: string,
   atMs: number,
-  body: string | Uint8Array,
+  body: string | Uint8Array | EncodedAnyValue,
 ): void {
   const record = { hrTime: [Math.floor(atMs / 1000), (atMs % 1000) * 1e6] as HrTime, body, ...CONTEXT };
   rings.push(pathOf(pod, container), record, atMs);
@@ -92,6 +93,21 @@ Deno.test("last lines copy bodies that view a shared read chunk at the end of th
   assert.equal(last[0], after[1]);
   assert.deepEqual(last.map((b) => new TextDecoder().decode(b)), ["line 4", "line 5", "line 2"]);
   assert.notEqual(last[2].buffer, chunk.buffer);
+});
+
+Deno.test("last lines copy encoded JSON bodies that view the JSON stage's output chunk at the end of the turn", async () => {
+  const rings = new LastLines(OPTIONS);
+  // Two kvlist encodings side by side in one output chunk, as the JSON stage writes them.
+  const chunk = Uint8Array.of(0x32, 0x00, 0x32, 0x00, 0xff);
+  push(rings, "p", "main", 1, new EncodedAnyValue(chunk.subarray(0, 2)));
+  push(rings, "p", "main", 2, new EncodedAnyValue(chunk.subarray(2, 4)));
+  await Promise.resolve();
+  const kept = rings.linesOf("p", () => true).map((l) => l.body);
+  assert.ok(kept.every((b) => b instanceof EncodedAnyValue));
+  const bytes = kept.map((b) => (b as EncodedAnyValue).bytes);
+  assert.ok(bytes.every((b) => b.buffer !== chunk.buffer), "no kept body keeps the chunk alive");
+  chunk.fill(0);
+  assert.deepEqual(bytes.map((b) => [...b]), [[0x32, 0], [0x32, 0]]);
 });
 
 Deno.test("last lines drop a container's oldest lines over max_container_size and count them", () => {

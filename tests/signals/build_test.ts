@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { validateConfig } from "../../src/config/mod.ts";
 import { parsePodLogPath } from "../../src/discovery/mod.ts";
+import { encodeLogsRequest } from "../../src/export/mod.ts";
 import type { LogRecord, RecordOrigin } from "../../src/record.ts";
 import { buildSignalStages } from "../../src/signals/mod.ts";
 import { createAgentMetrics } from "../../src/telemetry/agent_metrics.ts";
@@ -53,7 +54,12 @@ Deno.test("signal stages with the defaults splat JSON, read timings and count ra
   stages.head.push(record('{"level":"info","msg":"step","data_time_s":0.5,"iter_time_s":2.0}'), ORIGIN);
   stages.head.push(record("plain line"), ORIGIN);
   assert.equal(out.length, 2);
-  assert.deepEqual(out[0].body, { msg: "step", data_time_s: 0.5, iter_time_s: Float64Array.of(2) });
+  // The splat body stays in its kvlist encoding: compare the requests it and the map would make.
+  const asRequest = (body: LogRecord["body"]) => encodeLogsRequest([{ ...out[0], body }]);
+  assert.deepEqual(
+    asRequest(out[0].body),
+    asRequest({ msg: "step", data_time_s: 0.5, iter_time_s: Float64Array.of(2) }),
+  );
   assert.equal(out[0].severityNumber, 9);
   assert.equal(out[0].attributes["training.dataloader.data_time_s"], 0.5);
   assert.deepEqual(out[0].attributes["training.dataloader.iter_time_s"], Float64Array.of(2));
