@@ -11,6 +11,10 @@
  * Deno 2.9). Bodies without integral numbers (zap, structlog: float `ts`, strings) skip the test, and
  * top-level integers are confirmed by finding their token after their key.
  *
+ * In `body` mode, bodies read as bytes first go through {@linkcode JsonTranscoder} (_json_transcode.ts),
+ * which writes the kvlist's protobuf straight from the bytes and declines whatever this path must decide;
+ * the two give the same result (property test in tests/extract/json_transcode_test.ts).
+ *
  * @module
  */
 
