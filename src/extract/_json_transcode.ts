@@ -238,13 +238,7 @@ export class JsonTranscoder {
       w.pos = putVarint(w.buf, w.pos, entryLength);
       this.#key(keyStart, keyLength);
       w.byte(0x12); // KeyValue.value (2)
-      w.pos = putVarint(w.buf, w.pos, anyLength);
-      w.byte(0x0a); // string_value (1)
-      this.#string(i + 1, end);
-      this.#lastKind = KIND_STRING;
-      this.#lastStart = i + 1;
-      this.#lastEnd = end;
-      return end + 1;
+      return this.#stringValue(i + 1, end, anyLength);
     }
     w.ensure(1 + 5 + keyField + 1);
     w.byte(0x0a); // KeyValueList.values (1)
@@ -256,6 +250,21 @@ export class JsonTranscoder {
     if (i < 0) return -1;
     w.finishLength(slot, reserved);
     return i;
+  }
+
+  /**
+   * The length-prefixed AnyValue of the string `src[start, end)` just scanned (`anyLength` is its size);
+   * room was ensured. Returns the index after the closing quote.
+   */
+  #stringValue(start: number, end: number, anyLength: number): number {
+    const w = this.#w;
+    w.pos = putVarint(w.buf, w.pos, anyLength);
+    w.byte(0x0a); // string_value (1)
+    this.#string(start, end);
+    this.#lastKind = KIND_STRING;
+    this.#lastStart = start;
+    this.#lastEnd = end;
+    return end + 1;
   }
 
   /** The key field (tag 1, length, bytes); room was ensured. */
@@ -284,13 +293,7 @@ export class JsonTranscoder {
       const n = this.#strLength;
       const anyLength = 1 + varintSize(n) + n;
       w.ensure(varintSize(anyLength) + anyLength);
-      w.pos = putVarint(w.buf, w.pos, anyLength);
-      w.byte(0x0a); // string_value (1)
-      this.#string(i + 1, end);
-      this.#lastKind = KIND_STRING;
-      this.#lastStart = i + 1;
-      this.#lastEnd = end;
-      return end + 1;
+      return this.#stringValue(i + 1, end, anyLength);
     }
     if (c === 0x7b || c === 0x5b) {
       if (depth + 1 > this.#maxDepth) return -1;
