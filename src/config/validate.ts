@@ -181,7 +181,10 @@ function expandEnv(text: string, path: string, ctx: Context): string | undefined
 }
 
 function resolveReference(match: string, body: string, ctx: Context): Outcome<string> {
-  if (!match.endsWith("}")) return { ok: false, message: `Unterminated reference: ${match}` };
+  // Quoted: the reference is the end of the text, which may end in any character (even a period).
+  if (!match.endsWith("}")) {
+    return { ok: false, message: `Unterminated reference ${JSON.stringify(match)}: no closing "}"` };
+  }
   if (!body.startsWith("env:")) {
     return {
       ok: false,

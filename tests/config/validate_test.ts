@@ -755,7 +755,7 @@ const PROBLEM_CASES: ProblemCase[] = [
   {
     name: "an unterminated reference",
     raw: { node_name: "${env:A" },
-    want: [["node_name", "Unterminated reference: ${env:A"]],
+    want: [["node_name", 'Unterminated reference "${env:A": no closing "}"']],
   },
   {
     name: "a reference without env:",
