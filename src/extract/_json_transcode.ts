@@ -51,6 +51,8 @@ const FIRST_TIME_KEY = 3;
 const CONTAINER = Object.freeze({});
 const MIN_INT64 = -(2n ** 63n);
 const MAX_INT64 = 2n ** 63n - 1n;
+/** Level texts whose severity is remembered. */
+const SEVERITY_CACHE_SIZE = 8;
 /** Integer tokens of at most this many digits are exact in a double and are read digit by digit. */
 const EXACT_DIGITS = 15;
 /** Powers of ten a double holds exactly (10^0 .. 10^22). */
@@ -74,10 +76,15 @@ export class JsonTranscoder {
   /** Key byte ranges of the objects being read, for duplicate detection (a scope per open object). */
   #keyStart = new Int32Array(64);
   #keyEnd = new Int32Array(64);
+  #keyHashes = new Int32Array(64);
   #keyCount = 0;
+  /** Set by #scanKey: a hash of the key's bytes (duplicates are compared byte by byte after it). */
+  #keyHash = 0;
   /** The well-known key (WELL_KNOWN index) that decided the severity / the time so far, or -1. */
   #levelKey = -1;
   #timeKey = -1;
+  #severities: { text: string; severity: Severity | null }[] = [];
+  #severityNext = 0;
   #result: TranscodedJson = {
     value: EMPTY_VALUE,
     severity: null,
@@ -149,7 +156,7 @@ export class JsonTranscoder {
     if (known < FIRST_TIME_KEY) {
       if (this.#levelKey >= 0) return known > this.#levelKey;
       this.#levelKey = known;
-      result.severity = severityOf(value);
+      result.severity = typeof value === "string" ? this.#severityOfText(value) : severityOf(value);
       if (result.severity === null) result.keptLevel = true;
       else this.#w.pos = entryStart;
       return true;
@@ -162,6 +169,19 @@ export class JsonTranscoder {
     return true;
   }
 
+  /**
+   * severityOf for a level text, remembered for the last few texts: one logger writes the same few
+   * level words on every line. The text was just read from `src[#lastStart, #lastEnd)`.
+   */
+  #severityOfText(text: string): Severity | null {
+    const cache = this.#severities;
+    for (let k = 0; k < cache.length; k++) if (cache[k].text === text) return cache[k].severity;
+    const severity = severityOf(text);
+    if (cache.length < SEVERITY_CACHE_SIZE) cache.push({ text, severity });
+    else cache[this.#severityNext++ % SEVERITY_CACHE_SIZE] = { text, severity };
+    return severity;
+  }
+
   /** The entries of an object whose `{` is just before `i`, at nesting level `depth`; -1 to decline. */
   #object(i: number, depth: number): number {
     const src = this.#src;
@@ -171,9 +191,8 @@ export class JsonTranscoder {
     for (;;) {
       if (src[i] !== 0x22) return -1;
       const keyStart = i + 1;
-      const keyEnd = this.#scanString(keyStart);
-      if (keyEnd < 0 || this.#strEscaped || isDigitsOnly(src, keyStart, keyEnd)) return -1;
-      if (this.#isDuplicate(scope, keyStart, keyEnd)) return -1;
+      const keyEnd = this.#scanKey(keyStart);
+      if (keyEnd < 0 || this.#isDuplicate(scope, keyStart, keyEnd)) return -1;
       if (--this.#keysLeft < 0) return -1;
       this.#pushKey(keyStart, keyEnd);
       i = skipBlanks(src, keyEnd + 1);
@@ -467,6 +486,39 @@ export class JsonTranscoder {
   }
 
   /**
+   * Scans the key whose first byte is at `i` (after the opening quote) in one pass: returns the index of
+   * its closing quote, or -1 for what #scanString refuses, an escape, or digits only. Sets #keyHash.
+   */
+  #scanKey(i: number): number {
+    const src = this.#src;
+    const end = src.length;
+    const start = i;
+    let hash = 0;
+    let isDigits = true;
+    while (i < end) {
+      const b = src[i];
+      if (b === 0x22) {
+        if (isDigits && i > start) return -1;
+        this.#keyHash = hash;
+        return i;
+      }
+      if (b < 0x20 || b === 0x5c) return -1;
+      if (b >= 0x80) {
+        const n = utf8SequenceLength(src, i, end);
+        if (n === 0) return -1;
+        for (let j = i; j < i + n; j++) hash = (Math.imul(hash, 31) + src[j]) | 0;
+        i += n;
+        isDigits = false;
+        continue;
+      }
+      if (b < 0x30 || b > 0x39) isDigits = false;
+      hash = (Math.imul(hash, 31) + b) | 0;
+      i++;
+    }
+    return -1;
+  }
+
+  /**
    * Scans the string whose first byte is at `i` (after the opening quote): returns the index of the
    * closing quote, or -1 for a control character, invalid UTF-8, a U+FFFD, a bad or lone-surrogate
    * escape, or no closing quote. Sets #strLength and #strEscaped.
@@ -578,7 +630,9 @@ export class JsonTranscoder {
   #isDuplicate(scope: number, start: number, end: number): boolean {
     const src = this.#src;
     const length = end - start;
+    const hash = this.#keyHash;
     for (let k = scope; k < this.#keyCount; k++) {
+      if (this.#keyHashes[k] !== hash) continue;
       const s = this.#keyStart[k];
       if (this.#keyEnd[k] - s !== length) continue;
       let j = 0;
@@ -597,9 +651,11 @@ export class JsonTranscoder {
       };
       this.#keyStart = grow(this.#keyStart);
       this.#keyEnd = grow(this.#keyEnd);
+      this.#keyHashes = grow(this.#keyHashes);
     }
     this.#keyStart[this.#keyCount] = start;
     this.#keyEnd[this.#keyCount] = end;
+    this.#keyHashes[this.#keyCount] = this.#keyHash;
     this.#keyCount++;
   }
 }
@@ -673,12 +729,6 @@ function utf8SequenceLength(src: Uint8Array, i: number, end: number): number {
 function skipBlanks(src: Uint8Array, i: number): number {
   for (let c = src[i]; c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; c = src[++i]);
   return i;
-}
-
-function isDigitsOnly(src: Uint8Array, start: number, end: number): boolean {
-  if (start === end) return false;
-  for (let j = start; j < end; j++) if (src[j] < 0x30 || src[j] > 0x39) return false;
-  return true;
 }
 
 /** The index in WELL_KNOWN of the key `src[start, end)`, or -1. */
