@@ -69,8 +69,8 @@ export async function runSteady(options: ModeOptions): Promise<ModeResult> {
     },
     targets: [
       target("CPU", "<= 5% of one core", `${cpu}%`, cpu <= 5),
-      target("RSS", "< 80 MiB", `${maxRssMiB} MiB`, maxRssMiB < 80),
-      target("latency p99", "< 500 ms", `${latency.p99Ms} ms`, latency.p99Ms < 500),
+      target("RSS", "<= 80 MiB", `${maxRssMiB} MiB`, maxRssMiB <= 80),
+      target("latency p99", "<= 250 ms", `${latency.p99Ms} ms`, latency.p99Ms <= 250),
       target("lost", "0", String(counts.lost), counts.lost === 0),
       target("duplicated", "0", String(counts.duplicated), counts.duplicated === 0),
     ],
