@@ -110,6 +110,12 @@ export class OtlpExporter {
   #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   #now: () => number;
   #encoder = new LogsRequestEncoder();
+  /**
+   * Wakes the requests sleeping in a retry backoff. Called when an attempt succeeds: the endpoint is back,
+   * so a request that failed during the outage should not sleep out the rest of its backoff (up to
+   * max_interval) while it holds one of the max_concurrent_requests slots.
+   */
+  #backoffWakers = new Set<() => void>();
 
   /** @throws {RangeError} when an option is out of range or the endpoint is not an http(s) URL. */
   constructor(options: OtlpExporterOptions) {
@@ -209,7 +215,10 @@ export class OtlpExporter {
     for (let retry = 0;; retry++) {
       const attempt = await this.#send(request.body, signal);
       if (attempt.kind === "aborted") return attempt;
-      if (attempt.kind === "success") return this.#delivered(count, attempt);
+      if (attempt.kind === "success") {
+        this.#wakeBackoffs();
+        return this.#delivered(count, attempt);
+      }
       if (attempt.kind === "permanent") return this.#dropPermanent(count, attempt);
       const delayMs = this.#retryDelayMs(retry, attempt.retryAfterMs);
       if (this.#maxElapsedMs > 0 && this.#now() + delayMs - startedMs > this.#maxElapsedMs) {
@@ -344,14 +353,28 @@ export class OtlpExporter {
     return Math.max(backoffMs, Math.min(retryAfterMs, MAX_RETRY_AFTER_MS));
   }
 
-  /** Sleeps; false when the signal fired (before or during the wait). */
+  /**
+   * Sleeps a backoff, cut short when another request succeeds (#wakeBackoffs); false when the signal
+   * fired (before or during the wait).
+   */
   async #wait(ms: number, signal: AbortSignal): Promise<boolean> {
+    const woken = new AbortController();
+    const wake = (): void => woken.abort();
+    this.#backoffWakers.add(wake);
     try {
-      await this.#sleep(ms, signal);
+      await this.#sleep(ms, AbortSignal.any([signal, woken.signal]));
     } catch (thrown) {
-      if (!signal.aborted) throw thrown;
+      if (!signal.aborted && !woken.signal.aborted) throw thrown;
+    } finally {
+      this.#backoffWakers.delete(wake);
     }
     return !signal.aborted;
+  }
+
+  #wakeBackoffs(): void {
+    if (this.#backoffWakers.size === 0) return;
+    for (const wake of this.#backoffWakers) wake();
+    this.#backoffWakers.clear();
   }
 }
 

@@ -41,7 +41,7 @@ const DEFAULT_CONFIG: Config = {
     timeoutMs: 10_000,
     maxConcurrentRequests: 2,
     retryInitialIntervalMs: 500,
-    retryMaxIntervalMs: 30_000,
+    retryMaxIntervalMs: 5_000,
     retryMaxElapsedMs: 0,
   },
   batch: { maxRecords: 2_048, maxBytes: 1_048_576, maxDelayMs: 100 },

@@ -182,6 +182,37 @@ Deno.test("otlp exporter retries 503 with Retry-After until 200, losing and dupl
   assert.equal(logs[0].reason, "retryable_status");
 });
 
+Deno.test("otlp exporter wakes a request sleeping in backoff as soon as another request gets through", async () => {
+  await using sink = await startOtlpSink({ mode: { status: 503 } });
+  // Backoffs taken while `isLong` never end on their own (only a wake-up or an abort ends them); later
+  // ones end at once, so the second request keeps probing the endpoint.
+  let isLong = true;
+  let longSleeps = 0;
+  const sleep = (_ms: number, signal: AbortSignal): Promise<void> => {
+    if (!isLong) return new Promise((resolve) => setTimeout(resolve, 1));
+    longSleeps++;
+    return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+  };
+  const { exporter, metrics } = harness(sink.url, { sleep });
+  let waiterOutcome: ExportOutcome | undefined;
+  const waiting = exporter.send(exporter.prepare(makeBatch(3)), neverAborted()).then((o) =>
+    waiterOutcome = o
+  );
+  await until(() => longSleeps === 1, "the first request sleeps in its backoff");
+  isLong = false;
+  const probing = exporter.send(exporter.prepare(makeBatch(2)), neverAborted());
+  await until(() => sink.requests.length >= 3, "the second request retries");
+  sink.respondWith({ status: 200 });
+  assert.deepEqual(await probing, { kind: "delivered", rejectedRecords: 0 });
+  // Without the wake-up the first request would sleep until its backoff ends: here, never.
+  await until(() => waiterOutcome !== undefined, "the sleeping request is retried after the success");
+  await waiting;
+  assert.deepEqual(waiterOutcome, { kind: "delivered", rejectedRecords: 0 });
+  assert.equal(longSleeps, 1);
+  assert.equal(metrics.exportRecords.get("delivered"), 5);
+  assert.equal(sink.records.length, 5, "each record accepted once");
+});
+
 const BACKOFF_CASES: { name: string; random: number; want: number[] }[] = [
   { name: "the top of each interval", random: 1, want: [100, 200, 400, 800, 1_000, 1_000] },
   { name: "the floor", random: 0, want: [100, 100, 100, 100, 100, 100] },
