@@ -115,6 +115,9 @@ export class Receiver implements AsyncDisposable {
   #baseNs: bigint;
   #lastMatchAtMs = 0;
   #firstMatchAtMs = 0;
+  /** Records whose CRI time is at or before this epoch ms are the backlog of an outage. */
+  #backlogCutoffMs = -Infinity;
+  #lastBacklogMatchAtMs = 0;
   #pending: { raw: Uint8Array<ArrayBuffer>; isGzip: boolean; receivedAtMs: number }[] = [];
   #pendingBytes = 0;
   #isChecking = false;
@@ -204,6 +207,26 @@ export class Receiver implements AsyncDisposable {
   /** Up to five examples of each problem kind. */
   examples(): ProblemExample[] {
     return [...this.#examples];
+  }
+
+  /**
+   * From now on, remembers when the last record written at or before `epochMs` (by its CRI time) was
+   * received: with {@linkcode lastBacklogMatchAtMs}, how long an outage's backlog took to arrive in full
+   * (a count of matched records cannot say: records written after recovery may arrive first).
+   */
+  trackBacklogUntil(epochMs: number): void {
+    this.#backlogCutoffMs = epochMs;
+    this.#lastBacklogMatchAtMs = 0;
+  }
+
+  /** When (epoch ms) the last record of the tracked backlog was received so far, or 0. */
+  lastBacklogMatchAtMs(): number {
+    return this.#lastBacklogMatchAtMs;
+  }
+
+  /** The receiver's clock (epoch ms). */
+  nowMs(): number {
+    return this.#nowMs();
   }
 
   /** Latency from each record's CRI time to its first receipt (0.1 ms resolution). */
@@ -334,6 +357,12 @@ export class Receiver implements AsyncDisposable {
       case "matched":
         if (this.#firstMatchAtMs === 0) this.#firstMatchAtMs = receivedAtMs;
         this.#lastMatchAtMs = receivedAtMs;
+        if (
+          this.#model.baseEpochSec * 1000 + timeNs / 1e6 <= this.#backlogCutoffMs &&
+          receivedAtMs > this.#lastBacklogMatchAtMs
+        ) {
+          this.#lastBacklogMatchAtMs = receivedAtMs;
+        }
         if (result.isOutOfOrder) this.#problem("out_of_order", path, stream, timeUnixNano, body);
         if (this.#options.measureLatency === true) {
           this.#latency.add(receivedAtMs - this.#model.baseEpochSec * 1000 - timeNs / 1e6);

@@ -27,14 +27,12 @@ export async function runOutage(options: ModeOptions): Promise<ModeResult> {
   else receiver.answerWith("unavailable");
   await delay(outageMs);
   const during = sampler.sample()!;
-  const expectedAtRecovery = receiver.counts().expected;
+  // The backlog is every record written before recovery, by its CRI time; it is delivered when the last
+  // of them has arrived (known once everything has: a later one may still be on its way before that).
+  const recoveredAtMs = receiver.nowMs();
+  receiver.trackBacklogUntil(recoveredAtMs);
   if (options.outageKind === "down") await receiver.comeUp();
   else receiver.answerWith("ok");
-  const recoveredAtMs = performance.now();
-  const backlogDelivered = waitUntil(() => receiver.counts().matched >= expectedAtRecovery, {
-    timeoutMs: 300_000,
-    abortOn: agent.exited,
-  }).then(() => (performance.now() - recoveredAtMs) / 1000);
   await writing;
   const outcome = await waitUntil(() => receiver.counts().lost === 0, {
     timeoutMs: 300_000,
@@ -42,7 +40,7 @@ export async function runOutage(options: ModeOptions): Promise<ModeResult> {
     progress: () => receiver.counts().received,
     abortOn: agent.exited,
   });
-  const recoverySec = await backlogDelivered;
+  const recoverySec = Math.max(0, receiver.lastBacklogMatchAtMs() - recoveredAtMs) / 1000;
   await delay(1000);
   sampler.stop();
   const exit = await agent.stop();
