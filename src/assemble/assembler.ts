@@ -320,6 +320,7 @@ class CriFileAssembly implements FileAssembly {
       endOffset,
       sizeBytes: body.length + RECORD_OVERHEAD_BYTES,
       podPath,
+      readAtMs: nowMs,
     });
   }
 

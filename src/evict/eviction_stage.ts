@@ -81,7 +81,7 @@ export class EvictionStage implements RecordStage, Component {
     const path = origin.podPath;
     // Static pods' directories hold a config hash, not the UID a detection names: they are not joined.
     if (path !== null && !path.isStaticPod) {
-      const nowMs = this.#now();
+      const nowMs = origin.readAtMs ?? this.#now();
       const tag = this.#join.observe(record, path, nowMs);
       if (tag !== null) {
         record.attributes[EVICTION_REASON_ATTRIBUTE] = tag;

@@ -13,6 +13,8 @@ import { DROP, type NamespaceLimiter } from "./namespace_limiter.ts";
 export interface LimitOrigin {
   readonly sizeBytes: number;
   readonly podPath: PodLogPath | null;
+  /** When the record was read (epoch ms); the stage's clock is read when absent. */
+  readonly readAtMs?: number;
 }
 
 /** The next stage. */
@@ -54,7 +56,10 @@ export class LimitStage<R, O extends LimitOrigin> {
   /** Decides one record; never throws for a record's content. */
   push(record: R, origin: O): void {
     const podPath = origin.podPath;
-    if (podPath !== null && this.#limiter.decide(podPath.namespace, origin.sizeBytes, this.#now()) === DROP) {
+    if (
+      podPath !== null &&
+      this.#limiter.decide(podPath.namespace, origin.sizeBytes, origin.readAtMs ?? this.#now()) === DROP
+    ) {
       this.#onDropped(record, origin);
       return;
     }

@@ -89,6 +89,19 @@ Deno.test("eviction stage forwards every record and emits one event record with 
   assert.equal(sink.events.length, 1, "nothing more at stop");
 });
 
+Deno.test("eviction stage takes a record's time from its origin's read time, not a clock call per record", () => {
+  const { stage, sink } = harness({
+    now: () => {
+      throw new Error("clock read for a record that carries its read time");
+    },
+  });
+  const main = podPath("main");
+  const readAtMs = Date.now();
+  stage.push(recordAt(main, readAtMs - 1_000, "epoch 3 step 120"), { ...origin(main, 0), readAtMs });
+  stage.push(recordAt(main, readAtMs - 500, "epoch 3 step 121"), { ...origin(main, 10), readAtMs });
+  assert.equal(sink.pushed.length, 2);
+});
+
 Deno.test("eviction stage emits a pending detection when eviction.max_wait passes", async () => {
   const { stage, sink } = harness({ join: { maxWaitMs: 20 } });
   await stage.start(AbortSignal.timeout(60_000));

@@ -44,6 +44,21 @@ Deno.test("limit stage forwards records under budget and reports the excess of a
   assert.equal(stage.readGate(originIn("noisy"), 0), 0);
 });
 
+Deno.test("limit stage decides by the time the record was read when its origin carries it, without a clock call", () => {
+  const { stage, forwarded, dropped } = stageWith({
+    namespaceBudgets: { noisy: budget({}) },
+    nowMs: () => {
+      throw new Error("clock read for a record that carries its read time");
+    },
+  });
+  // Burst 2 at 1 record/s: two pass at t=0, the third is dropped, and one more passes a second later.
+  for (const [name, readAtMs] of [["a", 0], ["b", 0], ["c", 0], ["d", 1_000]] as const) {
+    stage.push(name, { ...originIn("noisy"), readAtMs });
+  }
+  assert.deepEqual(forwarded, ["a", "b", "d"]);
+  assert.deepEqual(dropped, ["c"]);
+});
+
 Deno.test("limit stage forwards every record of a delay budget and closes the read gate of that namespace only", () => {
   let nowMs = 0;
   const { stage, forwarded, dropped } = stageWith({
