@@ -13,7 +13,8 @@
  * - a key holding an escape, a key made of digits only (V8 orders integer-like keys first), and a key
  *   written twice in one object (`JSON.parse` keeps the last value at the first position);
  * - a body over `maxKeys` entries and elements (counting the well-known keys), or a container deeper
- *   than `maxDepth` (the other path cuts and counts them);
+ *   than `maxDepth` (the other path cuts and counts them), or an object of more than 64 keys (duplicate
+ *   keys are found by a scan, which must stay short);
  * - a well-known key (level, time) whose value is text with an escape or non-ASCII, an integral
  *   number written with a fraction or exponent, or an integer of 16 digits or more: there the other
  *   path's value depends on the exact-number reviver.
@@ -51,6 +52,8 @@ const FIRST_TIME_KEY = 3;
 const CONTAINER = Object.freeze({});
 const MIN_INT64 = -(2n ** 63n);
 const MAX_INT64 = 2n ** 63n - 1n;
+/** Objects with more keys than this are declined (the duplicate check is a scan of the keys so far). */
+const MAX_KEYS_PER_OBJECT = 64;
 /** Level texts whose severity is remembered. */
 const SEVERITY_CACHE_SIZE = 8;
 /** Integer tokens of at most this many digits are exact in a double and are read digit by digit. */
@@ -192,7 +195,10 @@ export class JsonTranscoder {
       if (src[i] !== 0x22) return -1;
       const keyStart = i + 1;
       const keyEnd = this.#scanKey(keyStart);
-      if (keyEnd < 0 || this.#isDuplicate(scope, keyStart, keyEnd)) return -1;
+      // Duplicates are found by a scan of the object's keys so far: bounded, so a line with a huge
+      // object (json.max_keys allows 100,000) cannot cost quadratic time; JSON.parse takes those.
+      if (keyEnd < 0 || this.#keyCount - scope >= MAX_KEYS_PER_OBJECT) return -1;
+      if (this.#isDuplicate(scope, keyStart, keyEnd)) return -1;
       if (--this.#keysLeft < 0) return -1;
       this.#pushKey(keyStart, keyEnd);
       i = skipBlanks(src, keyEnd + 1);

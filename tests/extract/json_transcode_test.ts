@@ -277,6 +277,13 @@ for (const [name, text] of DECLINED) {
   });
 }
 
+Deno.test("transcoder declines an object of more than 64 keys, which JSON.parse takes in linear time", () => {
+  const keys = (n: number) => `{${Array.from({ length: n }, (_, i) => `"k${i}":${i}`).join(",")}}`;
+  assert.ok(checkAgainstParse(new JsonTranscoder(), utf8.encode(keys(64)), 8, 100_000));
+  assert.equal(new JsonTranscoder().transcode(utf8.encode(keys(65)), 8, 100_000), null);
+  assert.equal(new JsonTranscoder().transcode(utf8.encode(keys(50_000)), 8, 100_000), null);
+});
+
 Deno.test("transcoder declines bodies past the key and depth limits, which the other path cuts", () => {
   const transcoder = new JsonTranscoder();
   assert.equal(transcoder.transcode(utf8.encode('{"a":1,"b":[1,2]}'), 8, 3), null);
