@@ -71,7 +71,8 @@ export class ProtoWriter {
    * used as an arena: each message stays a view of the buffer it was written in).
    */
   startNewBuffer(bytes: number): void {
-    this.#replace(new Uint8Array(bytes));
+    // A whole number of words, for `words`.
+    this.#replace(new Uint8Array((bytes + 7) & ~7));
     this.pos = 0;
   }
 
