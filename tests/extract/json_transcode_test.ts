@@ -277,6 +277,21 @@ for (const [name, text] of DECLINED) {
   });
 }
 
+Deno.test("transcoder handles bodies of any size across its output chunks, each one left intact", () => {
+  const transcoder = new JsonTranscoder();
+  const kept: [Uint8Array, Uint8Array][] = [];
+  // Sizes around and past the 64 KiB output chunk, odd and even, so chunks roll over at every offset.
+  for (const size of [1, 7, 100, 21_000, 21_845, 21_846, 30_001, 65_535, 65_536, 100_003, 3, 250_000, 5]) {
+    const body = utf8.encode(`{"level":"info","msg":"${"x".repeat(size)}","n":${size}}`);
+    assert.ok(checkAgainstParse(transcoder, body, 8, 128), `size ${size}`);
+    const result = transcoder.transcode(body, 8, 128);
+    assert.ok(result !== null);
+    kept.push([result.value.bytes, result.value.bytes.slice()]);
+  }
+  // Later bodies never wrote over the bytes of earlier ones.
+  for (const [view, copy] of kept) assert.deepEqual(view, copy);
+});
+
 Deno.test("transcoder declines an object of more than 64 keys, which JSON.parse takes in linear time", () => {
   const keys = (n: number) => `{${Array.from({ length: n }, (_, i) => `"k${i}":${i}`).join(",")}}`;
   assert.ok(checkAgainstParse(new JsonTranscoder(), utf8.encode(keys(64)), 8, 100_000));
