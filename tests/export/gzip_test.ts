@@ -1,0 +1,42 @@
+import { Buffer } from "node:buffer";
+import assert from "node:assert/strict";
+import { gunzipSync } from "node:zlib";
+import { gzipLevel1 } from "../../src/export/mod.ts";
+
+function randomBytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+const CASES: [name: string, plain: Uint8Array][] = [
+  ["an empty body", new Uint8Array(0)],
+  ["a small body", new TextEncoder().encode("hello")],
+  ["a repetitive body", new TextEncoder().encode("step=1 loss=0.25 ".repeat(20_000))],
+  // Incompressible: deflate's stored blocks make the output larger than the input.
+  ["an incompressible body", randomBytes(300_001, 7)],
+];
+
+for (const [name, plain] of CASES) {
+  Deno.test(`gzipLevel1 round-trips ${name} into a buffer of its own and of its exact size`, () => {
+    const body = gzipLevel1(plain);
+    assert.equal(body.byteOffset, 0);
+    assert.equal(body.byteLength, body.buffer.byteLength);
+    assert.deepEqual(new Uint8Array(gunzipSync(body)), plain);
+    // The caller may free it; nothing else shares it.
+    body.buffer.transfer(0);
+    assert.equal(body.byteLength, 0);
+  });
+}
+
+Deno.test("gzipLevel1 leaves other Buffers alone when it frees its output chunk", () => {
+  const bystander = Buffer.from("still here");
+  for (let i = 0; i < 50; i++) gzipLevel1(randomBytes(1_000 + i * 977, i + 1));
+  assert.equal(bystander.toString(), "still here");
+});
