@@ -48,6 +48,14 @@ const WELL_KNOWN = ["level", "severity", "lvl", "time", "ts", "timestamp"].map((
   new TextEncoder().encode(k)
 );
 const FIRST_TIME_KEY = 3;
+if (new Set(WELL_KNOWN.map((name) => name.length)).size !== WELL_KNOWN.length) {
+  throw new Error("Well-known JSON keys must differ in length (wellKnownIndex picks by length)");
+}
+/** The WELL_KNOWN index of the one name of each length (2..9), or -1. */
+const WELL_KNOWN_BY_LENGTH: readonly number[] = Array.from(
+  { length: 10 },
+  (_, n) => WELL_KNOWN.findIndex((name) => name.length === n),
+);
 /** Stands for a container value of a well-known key: it names neither a severity nor a time. */
 const CONTAINER = Object.freeze({});
 const MIN_INT64 = -(2n ** 63n);
@@ -201,18 +209,22 @@ export class JsonTranscoder {
       if (this.#isDuplicate(scope, keyStart, keyEnd)) return -1;
       if (--this.#keysLeft < 0) return -1;
       this.#pushKey(keyStart, keyEnd);
-      i = skipBlanks(src, keyEnd + 1);
+      // Compact JSON has no blanks: test one byte before calling the skip (the same below).
+      i = keyEnd + 1;
+      if (src[i] <= 0x20) i = skipBlanks(src, i);
       if (src[i] !== 0x3a) return -1;
-      i = skipBlanks(src, i + 1);
+      i++;
+      if (src[i] <= 0x20) i = skipBlanks(src, i);
       const known = depth === 1 ? wellKnownIndex(src, keyStart, keyEnd) : -1;
       const entryStart = this.#w.pos;
       i = this.#entry(keyStart, keyEnd, i, depth);
       if (i < 0) return -1;
       if (known >= 0 && !this.#wellKnown(known, entryStart)) return -1;
-      i = skipBlanks(src, i);
+      if (src[i] <= 0x20) i = skipBlanks(src, i);
       const c = src[i];
       if (c === 0x2c) {
-        i = skipBlanks(src, i + 1);
+        i++;
+        if (src[i] <= 0x20) i = skipBlanks(src, i);
         continue;
       }
       if (c !== 0x7d) return -1;
@@ -537,11 +549,7 @@ export class JsonTranscoder {
     for (;;) {
       const runStart = i;
       let b = 0;
-      while (i < end) {
-        b = src[i];
-        if (b < 0x20 || b === 0x22 || b === 0x5c || b >= 0x80) break;
-        i++;
-      }
+      while (i < end && IS_PLAIN[b = src[i]] === 1) i++;
       length += i - runStart;
       if (i >= end) return -1;
       if (b === 0x22) {
@@ -676,6 +684,10 @@ const TRUE_BYTES = new TextEncoder().encode("true");
 const FALSE_BYTES = new TextEncoder().encode("false");
 const NULL_BYTES = new TextEncoder().encode("null");
 
+/** 1 for a byte that stands for itself in a JSON string: printable ASCII other than `"` and `\\`. */
+const IS_PLAIN = new Uint8Array(256);
+for (let b = 0x20; b < 0x80; b++) IS_PLAIN[b] = b === 0x22 || b === 0x5c ? 0 : 1;
+
 /** The byte each one-character escape stands for, by the character after the backslash (0: none). */
 const SIMPLE_ESCAPES = new Uint8Array(128);
 SIMPLE_ESCAPES[0x22] = 0x22; // \"
@@ -739,18 +751,12 @@ function skipBlanks(src: Uint8Array, i: number): number {
 
 /** The index in WELL_KNOWN of the key `src[start, end)`, or -1. */
 function wellKnownIndex(src: Uint8Array, start: number, end: number): number {
-  const length = end - start;
-  if (length < 2 || length > 9) return -1;
-  const first = src[start];
-  if (first !== 0x6c && first !== 0x73 && first !== 0x74) return -1; // l, s, t
-  for (let k = 0; k < WELL_KNOWN.length; k++) {
-    const name = WELL_KNOWN[k];
-    if (name.length !== length) continue;
-    let j = 0;
-    while (j < length && src[start + j] === name[j]) j++;
-    if (j === length) return k;
-  }
-  return -1;
+  // Each well-known name has a length of its own: the length picks the one candidate.
+  const k = WELL_KNOWN_BY_LENGTH[end - start] ?? -1;
+  if (k < 0) return -1;
+  const name = WELL_KNOWN[k];
+  for (let j = 0; j < name.length; j++) if (src[start + j] !== name[j]) return -1;
+  return k;
 }
 
 /** The ASCII text of `src[start, end)` (a number token). */
