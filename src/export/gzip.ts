@@ -6,7 +6,8 @@
  * bodies live long enough to be promoted, so a busy agent piled them up until V8's external-memory
  * limit forced a full collection. With 1,000 calls on a 300 KB body, RSS grew from 47 to 120 MiB.
  *
- * This module gives zlib one output chunk as large as the input, so there is nothing to join. It copies
+ * This module gives zlib one output chunk large enough for the compressed bytes (a quarter of the input),
+ * so there is usually nothing to join. It copies
  * the compressed bytes into a buffer of their exact size, which the caller owns and may free with
  * `ArrayBuffer.prototype.transfer(0)`, and it frees the large chunk at once. The same 1,000 calls then
  * stay at 51 MiB. The extra copy is of the compressed bytes only.
@@ -34,7 +35,10 @@ const GROWTH_BYTES = 1024;
  * ```
  */
 export function gzipLevel1(plain: Uint8Array): Uint8Array<ArrayBuffer> {
-  const chunk = Math.max(MIN_CHUNK_BYTES, plain.length + GROWTH_BYTES);
+  // Log requests compress 5-8x at level 1: a quarter of the input holds the output, with less to allocate
+  // (and zero) per call than the whole input. Output that does not fit (incompressible input) goes on in
+  // more chunks, joined by zlib, and is copied and freed the same way.
+  const chunk = Math.max(MIN_CHUNK_BYTES, (plain.length >>> 2) + GROWTH_BYTES);
   const out = gzipSync(plain, { level: 1, chunkSize: chunk });
   const body = new Uint8Array(out.byteLength);
   body.set(out);

@@ -253,7 +253,8 @@ Deno.test("re2 fields gives the same captures on the JS engine as on RE2", () =>
     throw thrown;
   }
   assert.ok(onJs > 30, `the generator produced patterns for the JS engine (${onJs})`);
-  assert.ok(matched > 100, `the generator produced matches (${matched})`);
+  // Usually 130-180 matches; one seed in CI gave 90. The bound only proves the property compared matches.
+  assert.ok(matched > 40, `the generator produced matches (${matched})`);
 });
 
 Deno.test("re2 fields survives a 16 MB line in a separate process and still matches afterwards", async () => {
