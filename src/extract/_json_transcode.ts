@@ -137,7 +137,8 @@ export class JsonTranscoder {
     let i = skipBlanks(src, 0);
     if (src[i] !== 0x7b) return null;
     const w = this.#w;
-    // At most about 3 output bytes per input byte (`[1,1]`: 2 bytes in, 4 out), plus the headers.
+    // Room for about 3 output bytes per input byte (`[1,1]`: 2 bytes in, 4 out) in this chunk; a body
+    // that writes more (negative integers take 10-byte varints) grows the buffer as it writes (ensure).
     const bound = 3 * src.length + 16;
     if (w.buf.length - w.pos < bound) w.startNewBuffer(Math.max(OUTPUT_CHUNK_BYTES, bound));
     const start = w.pos;
