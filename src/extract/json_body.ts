@@ -373,7 +373,7 @@ export interface JsonBodyStageOptions extends JsonLimits {
   mode: "body" | "attributes";
   /** The next stage. */
   next: RecordSink;
-  metrics: Pick<AgentMetrics, "jsonParsed" | "jsonSkipped" | "jsonCut" | "jsonKeptKeys">;
+  metrics: Pick<AgentMetrics, "jsonParsed" | "jsonTranscoded" | "jsonSkipped" | "jsonCut" | "jsonKeptKeys">;
 }
 
 /** The record stage: splats JSON object bodies, forwards every record unchanged otherwise. */
@@ -385,6 +385,7 @@ export class JsonBodyStage implements RecordStage {
   #decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   #transcoder = new JsonTranscoder();
   #parsed: Series;
+  #transcoded: Series;
   #notObject: Series;
   #metrics: JsonBodyStageOptions["metrics"];
 
@@ -394,6 +395,7 @@ export class JsonBodyStage implements RecordStage {
     this.#isBodyMode = options.mode === "body";
     this.#metrics = options.metrics;
     this.#parsed = options.metrics.jsonParsed.labels();
+    this.#transcoded = options.metrics.jsonTranscoded.labels();
     this.#notObject = options.metrics.jsonSkipped.labels("not_object");
   }
 
@@ -444,6 +446,7 @@ export class JsonBodyStage implements RecordStage {
     const result = this.#transcoder.transcode(body, l.maxDepth, l.maxKeys);
     if (result === null) return false;
     this.#parsed.value++;
+    this.#transcoded.value++;
     if (result.severity !== null) {
       record.severityNumber = result.severity.severityNumber;
       record.severityText = result.severity.severityText;

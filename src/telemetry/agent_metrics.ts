@@ -67,6 +67,7 @@ export interface AgentMetrics {
   re2Failures: Counter;
   // training signals (issue 10): JSON bodies, dataloader timings, per-container rates
   jsonParsed: Counter;
+  jsonTranscoded: Counter;
   jsonSkipped: Counter;
   jsonCut: Counter;
   jsonKeptKeys: Counter;
@@ -298,6 +299,7 @@ export const TRAINING_TIME_BUCKETS_S: readonly number[] = [
 
 type SignalMetricNames =
   | "jsonParsed"
+  | "jsonTranscoded"
   | "jsonSkipped"
   | "jsonCut"
   | "jsonKeptKeys"
@@ -320,6 +322,10 @@ function signalMetrics(registry: MetricsRegistry): Pick<AgentMetrics, SignalMetr
   const container = ["namespace", "pod", "container"];
   return {
     jsonParsed: c("json_parsed_total", "Record bodies parsed as JSON objects"),
+    jsonTranscoded: c(
+      "json_transcoded_total",
+      "JSON object bodies written to OTLP straight from their bytes (part of json_parsed_total; the rest took JSON.parse)",
+    ),
     jsonSkipped: c(
       "json_skipped_total",
       "Record bodies left as text: not_object, malformed, trailing_text, invalid_utf8",

@@ -268,6 +268,16 @@ Deno.test("JSON stage in body mode turns a byte body into a map with severity an
   assert.equal(out[0].severityText, "error");
   assert.deepEqual(out[0].hrTime, [1796418000, 0]);
   assert.equal(metrics.jsonParsed.total(), 1);
+  assert.equal(metrics.jsonTranscoded.total(), 1);
+});
+
+Deno.test("JSON stage counts a body the transcoder declines as parsed, not transcoded", () => {
+  const { stage, out, metrics } = stageWith("body");
+  // A duplicate key: JSON.parse keeps the last value, which the transcoder leaves to it.
+  stage.push(record(new TextEncoder().encode('{"a":1,"a":2}')), ORIGIN);
+  assert.deepEqual(out[0].body, { a: 2 });
+  assert.equal(metrics.jsonParsed.total(), 1);
+  assert.equal(metrics.jsonTranscoded.total(), 0);
 });
 
 Deno.test("JSON stage in attributes mode keeps the text and adds fields, the agent's own attributes win", () => {
