@@ -2,15 +2,14 @@
  * gzip for request bodies, written so that compressing leaves no garbage behind.
  *
  * `node:zlib`'s `gzipSync` writes its output in 16 KiB chunks and joins them. The chunks and the joined
- * buffer are external memory that V8 frees only when the objects that own them are collected. Request
- * bodies live long enough to be promoted, so a busy agent piled them up until V8's external-memory
- * limit forced a full collection. With 1,000 calls on a 300 KB body, RSS grew from 47 to 120 MiB.
+ * buffer are external memory that V8 frees only when the objects that own them are collected, and a busy
+ * agent piled them up until V8's external-memory limit forced a full collection. This module gives zlib
+ * one output chunk large enough for the compressed bytes (a quarter of the input), so there is usually
+ * nothing to join. It copies the compressed bytes into a buffer of their exact size, which the caller owns
+ * and may free with `ArrayBuffer.prototype.transfer(0)`, and it frees the large chunk at once.
  *
- * This module gives zlib one output chunk large enough for the compressed bytes (a quarter of the input),
- * so there is usually nothing to join. It copies
- * the compressed bytes into a buffer of their exact size, which the caller owns and may free with
- * `ArrayBuffer.prototype.transfer(0)`, and it frees the large chunk at once. The same 1,000 calls then
- * stay at 51 MiB. The extra copy is of the compressed bytes only.
+ * Measured in a bare process, 1,000 calls on a 394 KB log request (65 KB compressed): RSS peaked at
+ * 119 MiB the default way and at 63 MiB this way. The extra copy is of the compressed bytes only.
  *
  * @module
  */
