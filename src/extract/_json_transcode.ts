@@ -94,7 +94,7 @@ export class JsonTranscoder {
   /** The well-known key (WELL_KNOWN index) that decided the severity / the time so far, or -1. */
   #levelKey = -1;
   #timeKey = -1;
-  #severities: { text: string; severity: Severity | null }[] = [];
+  #severities: { bytes: Uint8Array; severity: Severity | null }[] = [];
   #severityNext = 0;
   #result: TranscodedJson = {
     value: EMPTY_VALUE,
@@ -162,13 +162,23 @@ export class JsonTranscoder {
    * coming after the one that decided, declines the body (false): rare, and undoing is not worth it.
    */
   #wellKnown(known: number, entryStart: number): boolean {
+    const result = this.#result;
+    if (known < FIRST_TIME_KEY && this.#levelKey < 0 && this.#lastKind === KIND_STRING && !this.#strEscaped) {
+      // The common case, a level word: looked up by its bytes, no string built on a hit.
+      const severity = this.#severityOfBytes();
+      if (severity === undefined) return false;
+      this.#levelKey = known;
+      result.severity = severity;
+      if (severity === null) result.keptLevel = true;
+      else this.#w.pos = entryStart;
+      return true;
+    }
     const value = this.#knownValue();
     if (value === undefined) return false;
-    const result = this.#result;
     if (known < FIRST_TIME_KEY) {
       if (this.#levelKey >= 0) return known > this.#levelKey;
       this.#levelKey = known;
-      result.severity = typeof value === "string" ? this.#severityOfText(value) : severityOf(value);
+      result.severity = severityOf(value);
       if (result.severity === null) result.keptLevel = true;
       else this.#w.pos = entryStart;
       return true;
@@ -182,16 +192,28 @@ export class JsonTranscoder {
   }
 
   /**
-   * severityOf for a level text, remembered for the last few texts: one logger writes the same few
-   * level words on every line. The text was just read from `src[#lastStart, #lastEnd)`.
+   * severityOf for the level text just read (`src[#lastStart, #lastEnd)`, unescaped), remembered by its
+   * bytes for the last few texts: one logger writes the same few level words on every line. Undefined
+   * for non-ASCII text (declined, see #knownValue).
    */
-  #severityOfText(text: string): Severity | null {
+  #severityOfBytes(): Severity | null | undefined {
+    const src = this.#src;
+    const start = this.#lastStart;
+    const n = this.#lastEnd - start;
     const cache = this.#severities;
-    for (let k = 0; k < cache.length; k++) if (cache[k].text === text) return cache[k].severity;
-    const severity = severityOf(text);
-    if (cache.length < SEVERITY_CACHE_SIZE) cache.push({ text, severity });
-    else cache[this.#severityNext++ % SEVERITY_CACHE_SIZE] = { text, severity };
-    return severity;
+    for (let k = 0; k < cache.length; k++) {
+      const bytes = cache[k].bytes;
+      if (bytes.length !== n) continue;
+      let j = 0;
+      while (j < n && src[start + j] === bytes[j]) j++;
+      if (j === n) return cache[k].severity;
+    }
+    const text = this.#knownValue();
+    if (text === undefined) return undefined;
+    const entry = { bytes: src.slice(start, start + n), severity: severityOf(text) };
+    if (cache.length < SEVERITY_CACHE_SIZE) cache.push(entry);
+    else cache[this.#severityNext++ % SEVERITY_CACHE_SIZE] = entry;
+    return entry.severity;
   }
 
   /** The entries of an object whose `{` is just before `i`, at nesting level `depth`; -1 to decline. */
@@ -587,11 +609,10 @@ export class JsonTranscoder {
     }
   }
 
-  /** Writes the string `src[start, end)` (scanned just before), unescaped; room is ensured here. */
+  /** Writes the string `src[start, end)` (scanned just before), unescaped; the caller ensured the room. */
   #string(start: number, end: number): void {
     const w = this.#w;
     const n = this.#strLength;
-    w.ensure(5 + n);
     w.pos = putVarint(w.buf, w.pos, n);
     const src = this.#src;
     const buf = w.buf;
