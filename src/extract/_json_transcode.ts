@@ -162,32 +162,28 @@ export class JsonTranscoder {
    * coming after the one that decided, declines the body (false): rare, and undoing is not worth it.
    */
   #wellKnown(known: number, entryStart: number): boolean {
+    const isLevel = known < FIRST_TIME_KEY;
+    const decided = isLevel ? this.#levelKey : this.#timeKey;
+    if (decided >= 0) return known > decided && this.#knownValue() !== undefined;
     const result = this.#result;
-    if (known < FIRST_TIME_KEY && this.#levelKey < 0 && this.#lastKind === KIND_STRING && !this.#strEscaped) {
-      // The common case, a level word: looked up by its bytes, no string built on a hit.
-      const severity = this.#severityOfBytes();
+    let found: Severity | HrTime | null;
+    if (isLevel) {
+      // A level word, the common case, is looked up by its bytes: no string is built on a hit.
+      const severity = this.#lastKind === KIND_STRING && !this.#strEscaped
+        ? this.#severityOfBytes()
+        : severityOfValue(this.#knownValue());
       if (severity === undefined) return false;
       this.#levelKey = known;
-      result.severity = severity;
-      if (severity === null) result.keptLevel = true;
-      else this.#w.pos = entryStart;
-      return true;
+      found = result.severity = severity;
+      result.keptLevel = severity === null;
+    } else {
+      const value = this.#knownValue();
+      if (value === undefined) return false;
+      this.#timeKey = known;
+      found = result.time = timeOf(value);
+      result.keptTime = found === null;
     }
-    const value = this.#knownValue();
-    if (value === undefined) return false;
-    if (known < FIRST_TIME_KEY) {
-      if (this.#levelKey >= 0) return known > this.#levelKey;
-      this.#levelKey = known;
-      result.severity = severityOf(value);
-      if (result.severity === null) result.keptLevel = true;
-      else this.#w.pos = entryStart;
-      return true;
-    }
-    if (this.#timeKey >= 0) return known > this.#timeKey;
-    this.#timeKey = known;
-    result.time = timeOf(value);
-    if (result.time === null) result.keptTime = true;
-    else this.#w.pos = entryStart;
+    if (found !== null) this.#w.pos = entryStart;
     return true;
   }
 
@@ -769,6 +765,11 @@ function utf8SequenceLength(src: Uint8Array, i: number, end: number): number {
 function skipBlanks(src: Uint8Array, i: number): number {
   for (let c = src[i]; c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; c = src[++i]);
   return i;
+}
+
+/** severityOf, passing on undefined (a value #knownValue could not give). */
+function severityOfValue(value: unknown): Severity | null | undefined {
+  return value === undefined ? undefined : severityOf(value);
 }
 
 /** The index in WELL_KNOWN of the key `src[start, end)`, or -1. */
