@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { decodeLogsResponse, encodeLogsRequest } from "../../src/export/mod.ts";
+import { decodeLogsResponse, EncodedAnyValue, encodeLogsRequest } from "../../src/export/mod.ts";
+import { JsonTranscoder } from "../../src/extract/_json_transcode.ts";
 import type { Attributes, AttrValue, HrTime, LogRecord, ResourceRef } from "../../src/record.ts";
 import { type DecodedResourceLogs, decodeLogsRequest, encodeLogsResponse } from "../_fakes/otlp_decode.ts";
 import { assertProperty } from "../_helpers/property.ts";
@@ -155,6 +156,24 @@ Deno.test("decodeLogsRequest keeps an attribute named __proto__ as a plain own k
   const decoded = onlyRecord(roundTrip([makeRecord({ attributes: {} }, { attributes })]));
   assert.equal(Object.getPrototypeOf(decoded.attributes), Object.prototype);
   assert.deepEqual(Object.entries(decoded.attributes), [["__proto__", "x"], ["b", 1]]);
+});
+
+Deno.test("encodeLogsRequest writes an encoded AnyValue as the value it encodes, as a body and nested in attributes", () => {
+  const resource: ResourceRef = { attributes: {} };
+  const kvlist: AttrValue = { msg: "boom", step: 7, nested: [1.5, null, true] };
+  // The JSON stage's transcoder makes such values from a body's bytes.
+  const text = '{"msg":"boom","step":7,"nested":[1.5,null,true]}';
+  const encoded = new JsonTranscoder().transcode(new TextEncoder().encode(text), 8, 128)?.value;
+  assert.ok(encoded instanceof EncodedAnyValue);
+  assert.deepEqual(
+    roundTrip([makeRecord(resource, { body: encoded })]),
+    roundTrip([makeRecord(resource, { body: kvlist })]),
+  );
+  // An eviction record carries kept lines, whose bodies may be encoded kvlists, inside arrays.
+  assert.deepEqual(
+    roundTrip([makeRecord(resource, { attributes: { lines: [{ body: encoded }] } })]),
+    roundTrip([makeRecord(resource, { attributes: { lines: [{ body: kvlist }] } })]),
+  );
 });
 
 Deno.test("encodeLogsRequest of no records is an empty request", () => {
