@@ -6,10 +6,11 @@
  */
 
 import process from "node:process";
+import { dirname } from "node:path";
 import denoJson from "../deno.json" with { type: "json" };
 import { type Assembler, RecordAssembler, type RecordAssemblerOptions } from "./assemble/mod.ts";
 import type { Config } from "./config/mod.ts";
-import { acquireCursorLock, cursorDirOf, type CursorLock, CursorStore } from "./cursor/mod.ts";
+import { acquireCursorLock, type CursorLock, CursorStore } from "./cursor/mod.ts";
 import { Discovery } from "./discovery/mod.ts";
 import { EmittedKeyStore, EvictionJoin, EvictionStage } from "./evict/mod.ts";
 import { buildEnrichment } from "./enrich/mod.ts";
@@ -115,7 +116,7 @@ function combineReadGates(a: ReadGate | undefined, b: ReadGate | undefined): Rea
 
 async function openCursorKv(path: string): Promise<Deno.Kv> {
   try {
-    await Deno.mkdir(cursorDirOf(path), { recursive: true });
+    await Deno.mkdir(dirname(path), { recursive: true });
     return await Deno.openKv(path);
   } catch (err) {
     throw new StartupError(`Cannot open cursor store: path ${path}: ${(err as Error).message}`, {

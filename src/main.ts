@@ -7,6 +7,7 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import { startAgent, StartupError, VERSION } from "./agent.ts";
 import {
   applyCliOverrides,
@@ -18,7 +19,6 @@ import {
   runCheckConfig,
   validateConfig,
 } from "./config/mod.ts";
-import { cursorDirOf } from "./cursor/mod.ts";
 import { compileGlob } from "./discovery/mod.ts";
 import { checkEnrichmentConfig } from "./enrich/mod.ts";
 import { checkDataloaderPatterns, loadRe2Engine } from "./extract/mod.ts";
@@ -151,7 +151,7 @@ function permissionTargets(config: Config): PermissionTarget[] {
     // The directory discovery walks for this pattern.
     targets.push({ target: compileGlob(pattern).root, source: "include", permission: "read" });
   }
-  const cursorDir = cursorDirOf(config.cursor.path);
+  const cursorDir = dirname(config.cursor.path);
   targets.push({ target: cursorDir, source: "cursor.path", permission: "read" });
   targets.push({ target: cursorDir, source: "cursor.path", permission: "write" });
   if (config.telemetry.listen !== "") {

@@ -22,7 +22,7 @@
  */
 
 import { abortableDelay } from "../lifecycle/mod.ts";
-import { cursorDirOf } from "./cursor_store.ts";
+import { dirname } from "node:path";
 
 /** A cursor lock that could not be taken for a reason other than another holder (path, permissions). */
 export class CursorLockError extends Error {
@@ -118,7 +118,7 @@ export async function acquireCursorLock(options: CursorLockOptions): Promise<Cur
 }
 
 async function openLockFile(lockPath: string): Promise<Deno.FsFile> {
-  const dir = cursorDirOf(lockPath);
+  const dir = dirname(lockPath);
   try {
     await Deno.mkdir(dir, { recursive: true });
     return await Deno.open(lockPath, { read: true, write: true, create: true });

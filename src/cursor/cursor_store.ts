@@ -98,8 +98,3 @@ function isCursorValue(value: unknown): value is CursorValue {
   return typeof v.offset === "number" && typeof v.dev === "number" && typeof v.ino === "number" &&
     typeof v.path === "string" && typeof v.fingerprintHash === "string";
 }
-
-/** The directory that holds the cursor store at `path` (and its lock file beside it). */
-export function cursorDirOf(path: string): string {
-  return path.slice(0, Math.max(1, path.lastIndexOf("/")));
-}

@@ -1,10 +1,4 @@
-export {
-  cursorDirOf,
-  CursorStore,
-  type CursorStoreOptions,
-  type CursorValue,
-  CursorWriteError,
-} from "./cursor_store.ts";
+export { CursorStore, type CursorStoreOptions, type CursorValue, CursorWriteError } from "./cursor_store.ts";
 export {
   acquireCursorLock,
   type CursorLock,

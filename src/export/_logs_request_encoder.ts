@@ -7,7 +7,6 @@
  * @module
  */
 
-import { EncodedAnyValue } from "../encoded_any_value.ts";
 import type { Attributes, HrTime, InstrumentationScope, LogRecord, ResourceRef } from "../record.ts";
 import { encodeStringField, ProtoWriter, varintSize } from "./_proto_writer.ts";
 import { AnyValueWriter, RECORD_ATTRIBUTES_TAG } from "./_any_value_writer.ts";
@@ -273,7 +272,6 @@ export class LogsRequestEncoder {
       w.ensure(1);
       w.byte(0x2a); // body (5)
       if (body instanceof Uint8Array) this.#values.utf8Body(body);
-      else if (body instanceof EncodedAnyValue) w.bytes(body.bytes); // a JSON body, already encoded
       else this.#values.anyValue(body);
     }
     if (record.attributes) this.#values.attributes(record.attributes, RECORD_ATTRIBUTES_TAG); // attributes (6)

@@ -24,7 +24,6 @@ import {
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { Series } from "../telemetry/metrics.ts";
 import { ByteSearch } from "./_byte_search.ts";
-
 import {
   DEFAULT_DATALOADER_GATE,
   DEFAULT_DATALOADER_PATTERNS,

@@ -426,15 +426,11 @@ export class JsonBodyStage implements RecordStage {
       this.#metrics.jsonSkipped.inc(1, result.reason);
       return;
     }
-    this.#parsed.value++;
-    if (result.severity !== null) {
-      record.severityNumber = result.severity.severityNumber;
-      record.severityText = result.severity.severityText;
-    }
-    if (result.time !== null) record.hrTime = result.time;
+    this.#applyWellKnown(record, result);
     if (this.#isBodyMode) record.body = result.fields;
     else this.#addAttributes(record, result);
-    this.#count(result);
+    if (result.cutDepth > 0) this.#metrics.jsonCut.inc(result.cutDepth, "depth");
+    if (result.cutKeys > 0) this.#metrics.jsonCut.inc(result.cutKeys, "keys");
   }
 
   /**
@@ -445,17 +441,25 @@ export class JsonBodyStage implements RecordStage {
     const l = this.#limits;
     const result = this.#transcoder.transcode(body, l.maxDepth, l.maxKeys);
     if (result === null) return false;
-    this.#parsed.value++;
     this.#transcoded.value++;
-    if (result.severity !== null) {
-      record.severityNumber = result.severity.severityNumber;
-      record.severityText = result.severity.severityText;
-    }
-    if (result.time !== null) record.hrTime = result.time;
+    this.#applyWellKnown(record, result);
     record.body = result.value;
-    if (result.keptLevel) this.#metrics.jsonKeptKeys.inc(1, "level");
-    if (result.keptTime) this.#metrics.jsonKeptKeys.inc(1, "time");
     return true;
+  }
+
+  /** What either path found in a parsed body: severity and time onto the record, kept keys counted. */
+  #applyWellKnown(
+    record: LogRecord,
+    found: Pick<ParsedJsonBody, "severity" | "time" | "keptLevel" | "keptTime">,
+  ): void {
+    this.#parsed.value++;
+    if (found.severity !== null) {
+      record.severityNumber = found.severity.severityNumber;
+      record.severityText = found.severity.severityText;
+    }
+    if (found.time !== null) record.hrTime = found.time;
+    if (found.keptLevel) this.#metrics.jsonKeptKeys.inc(1, "level");
+    if (found.keptTime) this.#metrics.jsonKeptKeys.inc(1, "time");
   }
 
   #addAttributes(record: LogRecord, result: ParsedJsonBody): void {
@@ -477,13 +481,5 @@ export class JsonBodyStage implements RecordStage {
       record.droppedAttributesCount += collisions;
       this.#metrics.jsonCut.inc(collisions, "attribute_collision");
     }
-  }
-
-  #count(result: ParsedJsonBody): void {
-    const m = this.#metrics;
-    if (result.cutDepth > 0) m.jsonCut.inc(result.cutDepth, "depth");
-    if (result.cutKeys > 0) m.jsonCut.inc(result.cutKeys, "keys");
-    if (result.keptLevel) m.jsonKeptKeys.inc(1, "level");
-    if (result.keptTime) m.jsonKeptKeys.inc(1, "time");
   }
 }

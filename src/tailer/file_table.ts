@@ -98,8 +98,9 @@ export class FileTable {
         this.#markRotated(tf, now);
         rotatedDirs.add(dirOf(f.path));
       }
-      this.#dropReusedIdentity(`${f.dev}:${f.ino}`, f.path, f.sizeBytes);
-      const known = this.byKey.get(`${f.dev}:${f.ino}`);
+      const key = identityKey(f.dev, f.ino);
+      this.#dropReusedIdentity(key, f.path, f.sizeBytes);
+      const known = this.byKey.get(key);
       if (known !== undefined) {
         // A tracked identity now lives under an included name: follow it.
         this.byPath.set(f.path, known);
@@ -107,7 +108,7 @@ export class FileTable {
         this.#observeSize(known, f.sizeBytes);
         continue;
       }
-      if (this.drained.has(`${f.dev}:${f.ino}`)) continue;
+      if (this.drained.has(key)) continue;
       const offset = isInitial && this.isFirstStart && this.#o.startAt === "end" ? f.sizeBytes : 0;
       this.#track(f, offset, now);
     }
@@ -334,7 +335,7 @@ export class FileTable {
   #adoptMissedRotations(dir: string, sinceMs: number, now: number): void {
     const siblings = this.#o.discovery.rotatedSiblings(dir);
     for (const f of siblings) {
-      const key = `${f.dev}:${f.ino}`;
+      const key = identityKey(f.dev, f.ino);
       this.#dropReusedIdentity(key, f.path, f.sizeBytes);
       const tf = this.byKey.get(key);
       if (tf !== undefined) {

@@ -10,7 +10,7 @@
 
 import type { FileAssembly } from "../assemble/mod.ts";
 import type { FileState, PodLogPath } from "../record.ts";
-import type { Fingerprint } from "./file_identity.ts";
+import { type Fingerprint, identityKey } from "./file_identity.ts";
 import { LineSplitter } from "./line_splitter.ts";
 
 /**
@@ -83,7 +83,7 @@ export class TailedFile {
   }) {
     this.dev = init.dev;
     this.ino = init.ino;
-    this.key = `${init.dev}:${init.ino}`;
+    this.key = identityKey(init.dev, init.ino);
     this.originalPath = init.path;
     this.#currentPath = init.path;
     this.podPath = init.podPath;
