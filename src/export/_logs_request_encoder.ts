@@ -85,9 +85,6 @@ export class LogsRequestEncoder {
   #count = 0;
   /** Average encoded record size so far: sizes each record's length slot. */
   #bytesPerRecord = 256;
-  #cachedSeconds = NaN;
-  #baseLow = 0;
-  #baseHigh = 0;
 
   /** Records added since the last {@linkcode finish}. */
   get pendingRecords(): number {
@@ -316,25 +313,21 @@ export class LogsRequestEncoder {
   }
 
   /**
-   * [seconds, nanos] as fixed64 nanoseconds, split into 32-bit halves without BigInt (the oracle's
-   * arithmetic). `seconds * 1e9` is cached for the last second seen: records of a batch share seconds.
+   * [seconds, nanos] as fixed64 nanoseconds, split into 32-bit halves without BigInt. The low half is
+   * exact from 32-bit arithmetic (`Math.imul` keeps the low 32 bits of the product). The high half is
+   * the whole quotient of (total - low) / 2^32: in doubles the total is off by a few ulps at most (under
+   * 2^12 for any time below 2^64 ns), far less than the 2^31 that rounding to the nearest whole number
+   * tolerates, so `Math.round` makes it exact. Branch-free and cache-free: per record it costs a few
+   * multiplications, whether or not records share seconds.
    */
   #hrTime(time: HrTime): void {
     const seconds = time[0];
-    if (seconds !== this.#cachedSeconds) {
-      // seconds * 1e9 exceeds 2^53; multiply the low 16 bits and the rest of the seconds apart.
-      const fromLow = (seconds & 0xffff) * 1e9;
-      const fromHigh = ((seconds / 0x10000) >>> 0) * 1e9;
-      this.#baseLow = (fromLow >>> 0) + (((fromHigh & 0xffff) * 0x10000) >>> 0);
-      this.#baseHigh = Math.floor(fromLow / TWO_POW_32) + ((fromHigh / 0x10000) >>> 0);
-      this.#cachedSeconds = seconds;
-    }
-    const lowWithCarry = this.#baseLow + time[1];
-    this.#w.fixed64Unchecked(
-      lowWithCarry >>> 0,
-      (this.#baseHigh + Math.floor(lowWithCarry / TWO_POW_32)) >>> 0,
-    );
+    const nanos = time[1];
+    const lowWord = (Math.imul(seconds, 1e9) + nanos) >>> 0;
+    const high = Math.round((seconds * 1e9 + nanos - lowWord) / TWO_POW_32);
+    this.#w.fixed64Unchecked(lowWord, high >>> 0);
   }
+
 }
 
 /** Length of a ScopeLogs message: its scope field, its records, its schema URL. */
