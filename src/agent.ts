@@ -21,7 +21,7 @@ import { LossLedger } from "./ledger/mod.ts";
 import { buildEgressBudgets, RATE_LIMIT_DROP_REASON } from "./limit/mod.ts";
 import { type ComponentHealth, Registry } from "./lifecycle/mod.ts";
 import { Progress } from "./progress/mod.ts";
-import type { InstrumentationScope, RecordSink } from "./record.ts";
+import { type InstrumentationScope, ReadTurns, type RecordSink } from "./record.ts";
 import { buildSignalStages } from "./signals/mod.ts";
 import { type ReadGate, Tailer } from "./tailer/mod.ts";
 import { type AgentMetrics, createAgentMetrics } from "./telemetry/agent_metrics.ts";
@@ -289,6 +289,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       logger,
     });
   }
+  // The read loop counts its turns; the JSON stage reuses its output buffers by that count. Every stage
+  // below is done with a record (encoded it, or copied what it keeps) within the record's turn.
+  const readTurns = new ReadTurns();
   // Training signals (issue 10), before the eviction join so its event records are not counted as lines.
   let signals;
   try {
@@ -297,6 +300,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       metrics,
       logger,
       scope,
+      readTurns,
       resourceAttributes: config.nodeName === "" ? {} : { "k8s.node.name": config.nodeName },
       next: evictionStage ?? afterEviction,
     });
@@ -335,10 +339,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     kinds,
     logger,
     readGate,
+    readTurns,
   });
   registry.add(tailer);
   statusOfFiles = () => tailer.snapshot();
   registryMetrics.onCollect(() => {
+    tailer.refreshMemoryGauges();
     let behind = 0;
     for (const file of tailer.snapshot()) behind += file.bytesBehind;
     metrics.readLagBytes.set(behind);

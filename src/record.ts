@@ -96,6 +96,27 @@ export interface RecordOrigin {
   readonly readAtMs?: number;
 }
 
+/**
+ * The read loop's turns. A record lives within the turn that read it: each stage uses it, or copies what
+ * it keeps, before the turn ends (the encoder copies a record as it is batched, the eviction rings copy
+ * the bodies they keep at the end of the turn). So whatever a turn's records view (the read buffer, the
+ * JSON stage's output) is free for reuse once the next turn starts. The tailer counts a turn each time it
+ * reuses its read buffer; buffers reused on this count follow the same rule as that buffer.
+ */
+export class ReadTurns {
+  #turn = 0;
+
+  /** The current turn's number. */
+  get current(): number {
+    return this.#turn;
+  }
+
+  /** A new turn starts: the records of earlier turns are gone. */
+  next(): void {
+    this.#turn++;
+  }
+}
+
 /** Receives records one at a time, each with its origin. */
 export interface RecordSink {
   push(record: LogRecord, origin: RecordOrigin): void;

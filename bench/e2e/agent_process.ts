@@ -23,12 +23,30 @@ export const AGENT_DIR: string = Deno.env.get("BENCH_AGENT_DIR") ?? REPO_DIR;
  * The `--v8-flags=...` argument of deno.json's `start` task (the same flags `compile` embeds), or none.
  * Read from the agent checkout's deno.json so the bench measures the agent with the heap sizing users get.
  */
-export const START_TASK_V8_FLAGS: readonly string[] = (() => {
+export const START_TASK_V8_FLAGS: readonly string[] = startTaskWords().filter((arg) =>
+  arg.startsWith("--v8-flags=")
+);
+
+/**
+ * The `NAME=value` settings in front of `deno` in deno.json's `start` task (the Containerfile sets the same
+ * in the image), given to the agent so the bench measures the process users run.
+ */
+export const START_TASK_ENV: Readonly<Record<string, string>> = (() => {
+  const env: Record<string, string> = {};
+  for (const word of startTaskWords()) {
+    const match = word.match(/^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/);
+    if (match === null) break;
+    env[match[1]] = match[2];
+  }
+  return env;
+})();
+
+function startTaskWords(): string[] {
   const config = JSON.parse(Deno.readTextFileSync(`${AGENT_DIR}/deno.json`)) as {
     tasks?: { start?: string };
   };
-  return (config.tasks?.start ?? "").split(/\s+/).filter((arg) => arg.startsWith("--v8-flags="));
-})();
+  return (config.tasks?.start ?? "").split(/\s+/).filter((word) => word !== "");
+}
 
 /** Options for {@linkcode agentConfigYaml}. */
 export interface AgentConfigOptions {
@@ -125,7 +143,7 @@ export class AgentProcess implements AsyncDisposable {
     const child = new Deno.Command(Deno.execPath(), {
       args,
       cwd: AGENT_DIR,
-      env: { NO_COLOR: "1" },
+      env: { ...START_TASK_ENV, NO_COLOR: "1" },
       stdin: "null",
       stdout: "null",
       stderr: "piped",

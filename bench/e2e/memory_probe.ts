@@ -16,7 +16,7 @@
 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { agentConfigYaml, AgentProcess, START_TASK_V8_FLAGS } from "./agent_process.ts";
+import { agentConfigYaml, AgentProcess, START_TASK_ENV, START_TASK_V8_FLAGS } from "./agent_process.ts";
 import { writeBacklog } from "./backlog.ts";
 import { layoutFor } from "./modes/_live.ts";
 import { Receiver } from "./receiver.ts";
@@ -28,6 +28,10 @@ interface Sample {
   heapTotalMiB: number;
   heapUsedMiB: number;
   externalMiB: number;
+  /** `containerstdout_memory_accounted_bytes`, both kinds: what `memory_limit` counts. */
+  accountedMiB: number;
+  /** `containerstdout_export_queue_batches`: sealed batches waiting for or in a request. */
+  queueBatches: number;
 }
 
 const MIB = 1024 * 1024;
@@ -45,8 +49,8 @@ function procMemory(pid: number): Pick<Sample, "rssMiB" | "anonMiB" | "fileMiB">
 
 async function heapMetrics(
   url: string,
-): Promise<Pick<Sample, "heapTotalMiB" | "heapUsedMiB" | "externalMiB">> {
-  const out = { heapTotalMiB: 0, heapUsedMiB: 0, externalMiB: 0 };
+): Promise<Pick<Sample, "heapTotalMiB" | "heapUsedMiB" | "externalMiB" | "accountedMiB" | "queueBatches">> {
+  const out = { heapTotalMiB: 0, heapUsedMiB: 0, externalMiB: 0, accountedMiB: 0, queueBatches: 0 };
   try {
     const text = await (await fetch(url, { signal: AbortSignal.timeout(1000) })).text();
     const value = (kind: string): number =>
@@ -54,6 +58,10 @@ async function heapMetrics(
     out.heapTotalMiB = value("total");
     out.heapUsedMiB = value("used");
     out.externalMiB = value("external");
+    for (const match of text.matchAll(/^containerstdout_memory_accounted_bytes\{[^}]*\} (\S+)$/gm)) {
+      out.accountedMiB += Number(match[1]) / MIB;
+    }
+    out.queueBatches = Number(text.match(/^containerstdout_export_queue_batches (\S+)$/m)?.[1] ?? 0);
   } catch {
     // Not up yet, or busy past the timeout: this sample keeps zeros for V8's view.
   }
@@ -68,7 +76,16 @@ function freePort(): number {
 }
 
 function peakOf(samples: Sample[]): Sample {
-  const peak: Sample = { rssMiB: 0, anonMiB: 0, fileMiB: 0, heapTotalMiB: 0, heapUsedMiB: 0, externalMiB: 0 };
+  const peak: Sample = {
+    rssMiB: 0,
+    anonMiB: 0,
+    fileMiB: 0,
+    heapTotalMiB: 0,
+    heapUsedMiB: 0,
+    externalMiB: 0,
+    accountedMiB: 0,
+    queueBatches: 0,
+  };
   for (const s of samples) {
     for (const key of Object.keys(peak) as (keyof Sample)[]) peak[key] = Math.max(peak[key], s[key]);
   }
@@ -78,7 +95,8 @@ function peakOf(samples: Sample[]): Sample {
 const format = (s: Sample): string =>
   `rss ${s.rssMiB.toFixed(1)} (anon ${s.anonMiB.toFixed(1)}, file ${s.fileMiB.toFixed(1)}) MiB; ` +
   `V8 heap total ${s.heapTotalMiB.toFixed(1)}, used ${s.heapUsedMiB.toFixed(1)}, external ` +
-  `${s.externalMiB.toFixed(1)} MiB`;
+  `${s.externalMiB.toFixed(1)} MiB; accounted (memory_limit) ${s.accountedMiB.toFixed(1)} MiB, ` +
+  `${s.queueBatches} batches queued`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -135,7 +153,10 @@ async function main(): Promise<void> {
     const settled = await sample();
     const counts = receiver.counts();
     const allFlags = [...START_TASK_V8_FLAGS, ...(flags === "" ? [] : [`--v8-flags=${flags}`])].join(" ");
-    console.log(`deno flags [${allFlags}], ${lines} lines / ${files} files, ${ingest.length} samples`);
+    const env = Object.entries(START_TASK_ENV).map(([k, v]) => `${k}=${v}`).join(" ");
+    console.log(
+      `env [${env}], deno flags [${allFlags}], ${lines} lines / ${files} files, ${ingest.length} samples`,
+    );
     console.log(`  ingest peak:   ${format(peakOf(ingest))}`);
     if (settled !== null) console.log(`  idle ${values.idle} s later: ${format(settled)}`);
     console.log(

@@ -327,7 +327,6 @@ export class LogsRequestEncoder {
     const high = Math.round((seconds * 1e9 + nanos - lowWord) / TWO_POW_32);
     this.#w.fixed64Unchecked(lowWord, high >>> 0);
   }
-
 }
 
 /** Length of a ScopeLogs message: its scope field, its records, its schema URL. */

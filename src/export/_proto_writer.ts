@@ -76,6 +76,12 @@ export class ProtoWriter {
     this.pos = 0;
   }
 
+  /** Moves to `buf` (a buffer from an earlier {@linkcode startNewBuffer}, reused), at offset 0. */
+  useBuffer(buf: Uint8Array<ArrayBuffer>): void {
+    this.#replace(buf);
+    this.pos = 0;
+  }
+
   /** Makes room for `n` more bytes after `pos`. */
   ensure(n: number): void {
     if (this.pos + n > this.buf.length) this.#grow(this.pos + n);

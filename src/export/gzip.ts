@@ -11,10 +11,17 @@
  * Measured in a bare process, 1,000 calls on a 394 KB log request (65 KB compressed): RSS peaked at
  * 119 MiB the default way and at 63 MiB this way. The extra copy is of the compressed bytes only.
  *
+ * The exporter goes one step further with {@linkcode GzipStream}: one zlib stream for its whole life,
+ * reset between requests, writing into one output buffer it keeps. `gzipSync` sets up a new deflate state
+ * for every call (about 320 KB in four allocations, three of them 64 KiB) and an output chunk, and frees
+ * them again. Under ingest that is some 400 large allocations a second, and glibc serves them from the
+ * same heap as the compressed requests that wait in the export queue. The heap then fragments: a 2M-line
+ * ingest peaked at 58-61 MiB of malloc heap, most of it holes (bench/RESULTS.md).
+ *
  * @module
  */
 
-import { gzipSync } from "node:zlib";
+import { constants, createGzip, gunzipSync, gzipSync } from "node:zlib";
 
 /**
  * The smallest output chunk. Larger than `Buffer.poolSize`, so zlib's output never comes from Node's
@@ -44,4 +51,145 @@ export function gzipLevel1(plain: Uint8Array): Uint8Array<ArrayBuffer> {
   const buffer = out.buffer as ArrayBuffer;
   if (buffer.byteLength >= MIN_CHUNK_BYTES && !buffer.detached) buffer.transfer(0);
   return body;
+}
+
+/** A compressed body past this size leaves the kept output buffer to be freed, not kept. */
+const KEEP_OUTPUT_MAX_BYTES = 4 * 1024 * 1024;
+const INITIAL_OUTPUT_BYTES = 256 * 1024;
+
+/** The parts of a `node:zlib` engine that {@linkcode GzipStream} drives directly. */
+interface ZlibHandle {
+  reset(): void;
+  writeSync(
+    flush: number,
+    input: Uint8Array,
+    inOffset: number,
+    inLength: number,
+    output: Uint8Array,
+    outOffset: number,
+    outLength: number,
+  ): void;
+  close(): void;
+  onerror: (message: string, errno: number) => void;
+}
+
+/**
+ * gzip at level 1 through one zlib stream reused for every body (reset in between), into one output buffer
+ * it keeps; each result is copied into a buffer of its own and of its exact size, which the caller owns
+ * (and may free with `ArrayBuffer.prototype.transfer(0)`), as {@linkcode gzipLevel1}'s.
+ *
+ * It drives the engine's native handle the way `node:zlib`'s own synchronous path does (`writeSync` with
+ * the results in `_writeState`), since the public synchronous API closes the stream after each call. These
+ * are internals of the runtime's Node layer: the constructor checks that they are there and that a sample
+ * round-trips, and otherwise every call takes {@linkcode gzipLevel1} ({@linkcode isReusingStream} says
+ * which). Not reentrant; synchronous.
+ *
+ * @example
+ * ```ts
+ * const gzip = new GzipStream();
+ * const body = gzip.compress(new TextEncoder().encode("hello ".repeat(1000)));
+ * body.byteLength === body.buffer.byteLength; // true
+ * ```
+ */
+export class GzipStream {
+  /** The engine object, held so that nothing of it is collected while its handle is in use. */
+  #engine: unknown = null;
+  #handle: ZlibHandle | null = null;
+  #state: Uint32Array = new Uint32Array(2);
+  #out: Uint8Array<ArrayBuffer> = new Uint8Array(0);
+  #error: string | null = null;
+
+  /** `reuseStream: false` takes the `gzipSync` path for every call (what happens without the internals). */
+  constructor(options: { reuseStream?: boolean } = {}) {
+    if (options.reuseStream === false) return;
+    try {
+      const engine = createGzip({ level: 1 }) as unknown as { _handle?: ZlibHandle; _writeState?: unknown };
+      this.#engine = engine;
+      const handle = engine._handle;
+      const state = engine._writeState;
+      if (
+        handle === undefined || typeof handle.writeSync !== "function" ||
+        typeof handle.reset !== "function" ||
+        !(state instanceof Uint32Array) || state.length < 2
+      ) {
+        return;
+      }
+      // Errors reach the handle's callback, not a throw: keep the message and throw it from compress.
+      handle.onerror = (message: string) => this.#error = message;
+      this.#handle = handle;
+      this.#state = state;
+      this.#out = new Uint8Array(INITIAL_OUTPUT_BYTES);
+      const sample = new TextEncoder().encode("containerstdout gzip self-check ".repeat(64));
+      const back = gunzipSync(this.#compressWithStream(sample).slice());
+      if (back.length !== sample.length || !back.every((b, i) => b === sample[i])) this.#disable();
+    } catch {
+      this.#disable();
+    }
+  }
+
+  /** Whether bodies go through the one reused stream (else through `gzipSync`). */
+  get isReusingStream(): boolean {
+    return this.#handle !== null;
+  }
+
+  /** `plain` compressed with gzip at level 1, in a buffer of its own and of its exact size. */
+  compress(plain: Uint8Array): Uint8Array<ArrayBuffer> {
+    const view = this.compressView(plain);
+    return this.#handle === null ? view : view.slice();
+  }
+
+  /**
+   * `plain` compressed with gzip at level 1, as a view of the output buffer this writer keeps: valid until
+   * its next call (copy what you keep).
+   */
+  compressView(plain: Uint8Array): Uint8Array<ArrayBuffer> {
+    if (this.#handle === null) return gzipLevel1(plain);
+    try {
+      return this.#compressWithStream(plain);
+    } catch {
+      // A stream in an unknown state is not reused: this body and the ones after take gzipSync.
+      this.#disable();
+      return gzipLevel1(plain);
+    }
+  }
+
+  #compressWithStream(plain: Uint8Array): Uint8Array<ArrayBuffer> {
+    const handle = this.#handle!;
+    const state = this.#state;
+    handle.reset();
+    let inOffset = 0;
+    let inLength = plain.length;
+    let outOffset = 0;
+    for (;;) {
+      const room = this.#out.length - outOffset;
+      handle.writeSync(constants.Z_FINISH, plain, inOffset, inLength, this.#out, outOffset, room);
+      if (this.#error !== null) throw new Error(`gzip failed: ${this.#error}`);
+      // _writeState: [output bytes left, input bytes left] after the call.
+      const outLeft = state[0];
+      const inLeft = state[1];
+      outOffset += room - outLeft;
+      inOffset += inLength - inLeft;
+      inLength = inLeft;
+      // Room left over means zlib wrote the whole stream (Z_FINISH ends it when it can).
+      if (outLeft !== 0) break;
+      const grown = new Uint8Array(this.#out.length * 2);
+      grown.set(this.#out.subarray(0, outOffset));
+      this.#out = grown;
+    }
+    const out = this.#out;
+    // A buffer grown for one huge body is not kept: the next call starts a normal-sized one.
+    if (out.length > KEEP_OUTPUT_MAX_BYTES) this.#out = new Uint8Array(INITIAL_OUTPUT_BYTES);
+    return out.subarray(0, outOffset);
+  }
+
+  #disable(): void {
+    try {
+      this.#handle?.close();
+    } catch {
+      // Already closed or never opened: nothing to free.
+    }
+    this.#handle = null;
+    this.#engine = null;
+    this.#out = new Uint8Array(0);
+  }
 }

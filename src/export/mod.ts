@@ -5,7 +5,7 @@
  */
 
 export { EncodedAnyValue } from "../encoded_any_value.ts";
-export { gzipLevel1 } from "./gzip.ts";
+export { gzipLevel1, GzipStream } from "./gzip.ts";
 export { ProtoWriter, putVarint, varintSize } from "./_proto_writer.ts";
 export {
   decodeLogsResponse,

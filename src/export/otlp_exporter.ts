@@ -24,7 +24,8 @@ import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { Logger } from "../telemetry/log.ts";
 import { decodeLogsResponse, type EncodedLogsRequest, LogsRequestEncoder } from "./otlp_encode.ts";
 import { abortableDelay } from "../lifecycle/abortable_delay.ts";
-import { gzipLevel1 } from "./gzip.ts";
+import { BodySlabs } from "./body_slabs.ts";
+import { GzipStream } from "./gzip.ts";
 
 /** What became of one batch. */
 export type ExportOutcome =
@@ -99,6 +100,10 @@ export class OtlpExporter {
   #url: string;
   #headers: Record<string, string>;
   #compression: "gzip" | "none";
+  /** One zlib stream for every request (see gzip.ts: no deflate state set up and freed per request). */
+  #gzip = new GzipStream();
+  /** Where sealed bodies wait for their outcome (reused buffers: see body_slabs.ts). */
+  #slabs = new BodySlabs();
   #timeoutMs: number;
   #initialMs: number;
   #maxIntervalMs: number;
@@ -164,7 +169,7 @@ export class OtlpExporter {
    * docs/encoding.md). Records whose bytes body held invalid UTF-8 are counted here.
    */
   prepare(records: readonly LogRecord[]): PreparedRequest {
-    return this.#compress(this.#encoder.encode(records), records.length);
+    return this.#compress(this.#encoder.encode(records), records.length, false);
   }
 
   /**
@@ -179,29 +184,30 @@ export class OtlpExporter {
   /** Batcher side: seals the request built by {@linkcode add} into a compressed body. */
   seal(): PreparedRequest {
     const count = this.#encoder.pendingRecords;
-    return this.#compress(this.#encoder.finish(), count);
+    return this.#compress(this.#encoder.finish(), count, true);
   }
 
   /**
-   * Frees a settled request's body at once (`ArrayBuffer.prototype.transfer(0)`) instead of leaving it to
-   * a major garbage collection: bodies outlive a few young-generation collections while in flight, so
-   * without this the settled ones pile up as external memory until V8's external limit (~64 MiB over the
-   * last collection) forces one. Only a buffer of its own is freed (every body is one: gzip.ts and the
-   * uncompressed copy give each its own).
+   * Batcher side: the request has its final outcome and is not sent again. A sealed body goes back to the
+   * body slabs; a body of its own (from {@linkcode prepare}) is freed at once
+   * (`ArrayBuffer.prototype.transfer(0)`) instead of being left to a major garbage collection: bodies
+   * outlive a few young-generation collections while in flight, and settled ones would pile up as external
+   * memory until V8's external limit (~64 MiB over the last collection) forced one.
    */
   release(request: PreparedRequest): void {
-    const body = request.body;
-    const buffer = body.buffer;
-    if (body.byteOffset === 0 && body.byteLength === buffer.byteLength && !buffer.detached) {
-      buffer.transfer(0);
-    }
+    this.#slabs.release(request.body);
   }
 
-  #compress(encoded: EncodedLogsRequest, recordCount: number): PreparedRequest {
+  /**
+   * The request body of `encoded` (a view of the encoder's reused buffer, so it is compressed or copied
+   * here). Sealed bodies go into the body slabs (body_slabs.ts), which the batcher releases; others get a
+   * buffer of their own.
+   */
+  #compress(encoded: EncodedLogsRequest, recordCount: number, isSealed: boolean): PreparedRequest {
     if (encoded.invalidUtf8Records > 0) this.#metrics.invalidUtf8Records.inc(encoded.invalidUtf8Records);
-    // `encoded.bytes` views the encoder's reused buffer: compress it or copy it before the next encode.
     const plain = encoded.bytes;
-    const body = this.#compression === "none" ? plain.slice() : gzipLevel1(plain);
+    const bytes = this.#compression === "none" ? plain : this.#gzip.compressView(plain);
+    const body = isSealed ? this.#slabs.copy(bytes) : bytes.slice();
     return { body, recordCount };
   }
 

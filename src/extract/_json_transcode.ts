@@ -27,7 +27,7 @@
  */
 
 import { EncodedAnyValue, ProtoWriter, putVarint, varintSize } from "../export/mod.ts";
-import type { HrTime } from "../record.ts";
+import type { HrTime, ReadTurns } from "../record.ts";
 import { type Severity, severityOf, timeOf } from "./_well_known.ts";
 
 /**
@@ -72,15 +72,25 @@ const EXACT_POWERS_OF_TEN = Array.from({ length: 23 }, (_, k) => 10 ** k);
  * The output buffer bodies are written in, one after another; each body is a view of it, so a body
  * costs no allocation of its own. A new buffer starts when the next body might not fit; the old one
  * lives as long as a body views it (the encoder copies bodies as it batches them; the eviction rings
- * copy the ones they keep).
+ * copy the ones they keep). With the read loop's turns ({@linkcode ReadTurns}) the buffers are reused
+ * from the next turn on: a 2M-line ingest writes some 2,300 of them, and left to the garbage collector
+ * they piled up as dead external memory between full collections and fragmented the malloc heap.
  */
 const OUTPUT_CHUNK_BYTES = 64 * 1024;
+/** Output buffers kept for reuse at most (what one turn of JSON-heavy reads writes, about 2 MiB). */
+const MAX_FREE_CHUNKS = 32;
 
 const EMPTY_VALUE = new EncodedAnyValue(Uint8Array.of(0x32, 0));
 
 /** Transcodes JSON object bodies; one instance per stage, reused for every body. */
 export class JsonTranscoder {
   #w = new ProtoWriter();
+  #turns: ReadTurns | null;
+  /** The turn the output buffers in `#used` were written in. */
+  #turn = -1;
+  /** Output buffers written in this turn (the standard size only), and the ones free for reuse. */
+  #used: Uint8Array<ArrayBuffer>[] = [];
+  #free: Uint8Array<ArrayBuffer>[] = [];
   #src: Uint8Array = new Uint8Array(0);
   #keysLeft = 0;
   #maxDepth = 0;
@@ -114,8 +124,14 @@ export class JsonTranscoder {
   #lastStart = 0;
   #lastEnd = 0;
 
-  constructor() {
-    this.#w.startNewBuffer(OUTPUT_CHUNK_BYTES);
+  /**
+   * With `turns`, output buffers are reused once the turn that wrote in them is over (see
+   * {@linkcode ReadTurns}); without, each body's buffer is left to the garbage collector.
+   */
+  constructor(turns: ReadTurns | null = null) {
+    this.#turns = turns;
+    this.#turn = turns?.current ?? -1;
+    this.#newChunk(OUTPUT_CHUNK_BYTES);
   }
 
   /**
@@ -136,11 +152,12 @@ export class JsonTranscoder {
     result.keptTime = false;
     let i = skipBlanks(src, 0);
     if (src[i] !== 0x7b) return null;
+    if (this.#turns !== null && this.#turns.current !== this.#turn) this.#recycle();
     const w = this.#w;
     // Room for about 3 output bytes per input byte (`[1,1]`: 2 bytes in, 4 out) in this chunk; a body
     // that writes more (negative integers take 10-byte varints) grows the buffer as it writes (ensure).
     const bound = 3 * src.length + 16;
-    if (w.buf.length - w.pos < bound) w.startNewBuffer(Math.max(OUTPUT_CHUNK_BYTES, bound));
+    if (w.buf.length - w.pos < bound) this.#newChunk(Math.max(OUTPUT_CHUNK_BYTES, bound));
     const start = w.pos;
     w.byte(0x32); // kvlist_value (6)
     const reserved = varintSize(src.length);
@@ -153,6 +170,22 @@ export class JsonTranscoder {
     w.finishLength(slot, reserved);
     result.value = new EncodedAnyValue(w.buf.subarray(start, w.pos));
     return result;
+  }
+
+  /** Moves the output to a buffer of `bytes` (at least the standard size): a free one when it can. */
+  #newChunk(bytes: number): void {
+    const w = this.#w;
+    if (bytes === OUTPUT_CHUNK_BYTES && this.#free.length > 0) w.useBuffer(this.#free.pop()!);
+    else w.startNewBuffer(bytes);
+    if (this.#turns !== null && w.buf.length === OUTPUT_CHUNK_BYTES) this.#used.push(w.buf);
+  }
+
+  /** A new turn: no body of an earlier one is alive, so every buffer written so far is free again. */
+  #recycle(): void {
+    this.#turn = this.#turns!.current;
+    for (const chunk of this.#used) if (this.#free.length < MAX_FREE_CHUNKS) this.#free.push(chunk);
+    this.#used = [];
+    this.#newChunk(OUTPUT_CHUNK_BYTES);
   }
 
   /**

@@ -8,7 +8,7 @@
 
 import type { Config } from "../config/mod.ts";
 import { DataloaderExtractor, DataloaderStage, JsonBodyStage } from "../extract/mod.ts";
-import type { RecordSink } from "../record.ts";
+import type { ReadTurns, RecordSink } from "../record.ts";
 import type { Attributes, InstrumentationScope } from "../record.ts";
 import { type AgentMetrics, TRAINING_TIME_BUCKETS_S } from "../telemetry/agent_metrics.ts";
 import type { Logger } from "../telemetry/log.ts";
@@ -29,6 +29,8 @@ export interface SignalStagesOptions {
   resourceAttributes: Attributes;
   /** Monotonic clock for the rate windows, ms. @default performance.now */
   nowMs?: () => number;
+  /** The read loop's turns, for the JSON stage's output buffers (see `JsonBodyStageOptions`). */
+  readTurns?: ReadTurns | null;
 }
 
 /** The built stages and their readers. */
@@ -69,6 +71,7 @@ export function buildSignalStages(options: SignalStagesOptions): SignalStages {
       maxKeys: config.json.maxKeys,
       metrics,
       next: head,
+      readTurns: options.readTurns ?? null,
     });
   }
   if (config.dataloader.enabled && config.dataloader.patterns.length > 0) {

@@ -14,7 +14,7 @@ import type { Enricher } from "../enrich/mod.ts";
 import type { LossLedger } from "../ledger/mod.ts";
 import { abortableDelay, type Component, type ComponentHealth } from "../lifecycle/mod.ts";
 import type { Progress } from "../progress/mod.ts";
-import type { FileStatus, PodLogPath } from "../record.ts";
+import { type FileStatus, type PodLogPath, ReadTurns } from "../record.ts";
 import type { AgentMetrics } from "../telemetry/agent_metrics.ts";
 import type { KindTracker } from "../telemetry/kinds.ts";
 import { type Logger, toError } from "../telemetry/log.ts";
@@ -63,6 +63,8 @@ export interface TailerOptions {
   kinds: KindTracker;
   logger: Logger;
   readGate?: ReadGate;
+  /** Counted on each reuse of the read buffer (see {@linkcode ReadTurns}). @default a counter of its own */
+  readTurns?: ReadTurns;
   now?: () => number;
 }
 
@@ -72,6 +74,7 @@ export class Tailer implements Component {
   #o: TailerOptions;
   #tail: Config["tail"];
   #now: () => number;
+  #readTurns: ReadTurns;
   /** Where reads land; see {@linkcode ReadArena}. */
   #arena: ReadArena;
   #cursors: CursorSync;
@@ -100,6 +103,7 @@ export class Tailer implements Component {
     this.#tail = options.config.tail;
     this.#now = options.now ?? Date.now;
     this.#arena = new ReadArena(this.#tail.readBufferBytes);
+    this.#readTurns = options.readTurns ?? new ReadTurns();
     this.#cursors = new CursorSync({
       cursorStore: options.cursorStore,
       progress: options.progress,
@@ -353,6 +357,15 @@ export class Tailer implements Component {
     return held;
   }
 
+  /**
+   * Sets the `memory_accounted_bytes` gauges to what is held now. Read rounds set them too, but none runs
+   * while the files are quiet: without this, a scrape after a backlog drained would still show the
+   * backlog's bytes.
+   */
+  refreshMemoryGauges(): void {
+    this.#memoryBytes(this.#heldBytes());
+  }
+
   /** `heldBytes` (what files hold) plus the export queue's bytes; updates the gauges. */
   #memoryBytes(heldBytes: number): number {
     const queued = this.#o.exportQueue.inflightBytes();
@@ -379,7 +392,7 @@ export class Tailer implements Component {
     let held = this.#heldBytes();
     // A round starts after an await: whatever kept a view of the arena past its turn (the eviction rings,
     // until their end-of-turn copy) is done with it.
-    this.#arena.reset();
+    this.#newTurn();
     for (const tf of this.#files.byKey.values()) {
       if (tf.state !== "active" || !tf.wantsRead) continue;
       if (!tf.isRotated && draining.has(tf.originalPath)) continue;
@@ -404,7 +417,7 @@ export class Tailer implements Component {
       // exports, acknowledgements and /metrics keep flowing through a large backlog), then reuse it.
       if (!this.#arena.hasRoom()) {
         await yieldToEventLoop();
-        this.#arena.reset();
+        this.#newTurn();
         if (this.#abort.signal.aborted) break;
       }
       const before = tf.heldBytes();
@@ -428,6 +441,12 @@ export class Tailer implements Component {
       this.#o.ledger.quarantined(tf.currentPath, "internal_error", err);
       return false;
     }
+  }
+
+  /** Reads start over at the read buffer's beginning: a new turn (see {@linkcode ReadTurns}). */
+  #newTurn(): void {
+    this.#arena.reset();
+    this.#readTurns.next();
   }
 
   #endPause(): void {

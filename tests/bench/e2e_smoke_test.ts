@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { START_TASK_ENV, START_TASK_V8_FLAGS } from "../../bench/e2e/agent_process.ts";
 import { runIngest } from "../../bench/e2e/modes/ingest.ts";
 import { parseCli } from "../../bench/e2e/run.ts";
 
@@ -29,7 +30,7 @@ Deno.test("the bench command line starts from the target scenario and --quick sh
     { args: ["ingest", "--quick"], want: { lines: 20_000, files: [8] } },
     { args: ["ingest", "--quick", "--lines", "5_000"], want: { lines: 5_000, files: [8] } },
     { args: ["steady"], want: { linesPerSec: 5000, files: [20], durationSec: 30, rotateBytes: 524288 } },
-    { args: ["idle"], want: { files: [200, 1000], durationSec: 60 } },
+    { args: ["idle"], want: { files: [200, 1000], durationSec: 180 } },
     { args: ["idle", "--files", "300"], want: { files: [300] } },
   ];
   for (const { args, want } of cases) {
@@ -39,4 +40,9 @@ Deno.test("the bench command line starts from the target scenario and --quick sh
   }
   assert.throws(() => parseCli(["sprint"]), /Unknown mode: sprint/);
   assert.throws(() => parseCli(["steady", "--rate", "fast"]), /Invalid --rate: fast/);
+});
+
+Deno.test("the bench runs the agent with the start task's environment and V8 flags", () => {
+  assert.deepEqual(START_TASK_ENV, { MALLOC_MMAP_THRESHOLD_: "65536" });
+  assert.deepEqual(START_TASK_V8_FLAGS, ["--v8-flags=--max-semi-space-size=4"]);
 });

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { EncodedAnyValue, encodeLogsRequest } from "../../src/export/mod.ts";
 import { JsonTranscoder } from "../../src/extract/_json_transcode.ts";
 import { parseJsonBody } from "../../src/extract/json_body.ts";
-import type { AttrValue, LogRecord } from "../../src/record.ts";
+import { type AttrValue, type LogRecord, ReadTurns } from "../../src/record.ts";
 import { assertProperty } from "../_helpers/property.ts";
 
 // The transcoder must equal the JSON.parse path wherever it accepts a body: the same kvlist on the
@@ -329,4 +329,35 @@ Deno.test("transcoder declines a well-known key that the other path looks at fir
   assert.ok(
     checkAgainstParse(new JsonTranscoder(), utf8.encode('{"lvl":"bogus","level":"ERROR"}'), 8, 128) === false,
   );
+});
+
+Deno.test("transcoder reuses its output buffers from the next read turn on, and only then", () => {
+  const turns = new ReadTurns();
+  const transcoder = new JsonTranscoder(turns);
+  const body = (i: number): Uint8Array => utf8.encode(JSON.stringify({ i, msg: "x".repeat(200 + (i % 50)) }));
+  // One turn writes more than one output buffer (64 KiB): every body of the turn stays intact to its end.
+  const firstTurn: { bytes: Uint8Array; copy: Uint8Array }[] = [];
+  for (let i = 0; i < 600; i++) {
+    const bytes = (transcoder.transcode(body(i), 10, 100)!.value as EncodedAnyValue).bytes;
+    firstTurn.push({ bytes, copy: bytes.slice() });
+  }
+  const firstBuffers = new Set(firstTurn.map((b) => b.bytes.buffer));
+  assert.ok(firstBuffers.size >= 2, `600 bodies of ~250 B fill more than one buffer (${firstBuffers.size})`);
+  for (const { bytes, copy } of firstTurn) assert.deepEqual(bytes, copy);
+  // The next turn: the earlier turn's buffers are written again (no new allocation).
+  turns.next();
+  const nextTurn = (transcoder.transcode(body(2), 10, 100)!.value as EncodedAnyValue).bytes;
+  assert.ok(firstBuffers.has(nextTurn.buffer), "a buffer of the earlier turn is reused");
+  assert.equal(nextTurn.byteOffset, 0);
+});
+
+Deno.test("transcoder without read turns leaves every buffer to the bodies that view it", () => {
+  const transcoder = new JsonTranscoder();
+  const kept: { bytes: Uint8Array; copy: Uint8Array }[] = [];
+  for (let i = 0; i < 600; i++) {
+    const src = utf8.encode(JSON.stringify({ i, msg: "y".repeat(300) }));
+    const bytes = (transcoder.transcode(src, 10, 100)!.value as EncodedAnyValue).bytes;
+    kept.push({ bytes, copy: bytes.slice() });
+  }
+  for (const { bytes, copy } of kept) assert.deepEqual(bytes, copy);
 });
