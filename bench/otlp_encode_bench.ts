@@ -9,7 +9,7 @@
 
 import { gzipSync } from "node:zlib";
 import { ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
-import { encodeLogsRequest, LogsRequestEncoder, OtlpExporter } from "../src/export/mod.ts";
+import { encodeLogsRequest, GzipStream, LogsRequestEncoder, OtlpExporter } from "../src/export/mod.ts";
 import { createAgentMetrics } from "../src/telemetry/agent_metrics.ts";
 import { Logger } from "../src/telemetry/log.ts";
 import { MetricsRegistry } from "../src/telemetry/metrics.ts";
@@ -130,7 +130,7 @@ Deno.bench({
 });
 
 Deno.bench({
-  name: "otlp encode + gzip: OtlpExporter.prepare (own encoder + gzipSync level 1), string bodies",
+  name: "otlp encode + gzip: OtlpExporter.prepare (own encoder + reused gzip stream, level 1), string bodies",
   group: "otlp encode + gzip",
   fn() {
     exporter.prepare(batch);
@@ -138,7 +138,7 @@ Deno.bench({
 });
 
 Deno.bench({
-  name: "otlp encode + gzip: OtlpExporter.prepare (own encoder + gzipSync level 1), bytes bodies",
+  name: "otlp encode + gzip: OtlpExporter.prepare (own encoder + reused gzip stream, level 1), bytes bodies",
   group: "otlp encode + gzip",
   fn() {
     exporter.prepare(byteBatch);
@@ -181,11 +181,21 @@ Deno.bench({
 const plainBytes = encodeLogsRequest(byteBatch);
 
 Deno.bench({
-  name: "gzip: gzipSync level 1 of one encoded 1000-record request (production)",
+  name: "gzip: gzipSync level 1 of one encoded 1000-record request (the metrics exporter's)",
   group: "gzip",
   baseline: true,
   fn() {
     gzipSync(plainBytes, { level: 1 });
+  },
+});
+
+const gzipStream = new GzipStream();
+
+Deno.bench({
+  name: "gzip: GzipStream level 1 of one encoded 1000-record request (the exporter's, one reused stream)",
+  group: "gzip",
+  fn() {
+    gzipStream.compress(plainBytes);
   },
 });
 

@@ -87,11 +87,3 @@ Deno.test("every dynamic import in src/ names a literal module, so deno compile 
   walk("src");
   assert.deepEqual(wrong, []);
 });
-
-Deno.test("Containerfile sets the environment deno task start runs the agent with", () => {
-  // `NAME=value` words in front of `deno` in the start task (the malloc threshold): the image's ENV.
-  const taskEnv = (DENO_JSON.tasks.start as string).split(/\s+/).filter((w) => /^[A-Z_]+=/.test(w));
-  assert.ok(taskEnv.length > 0, "deno task start sets no environment");
-  const imageEnv = INSTRUCTIONS.filter((l) => l.startsWith("ENV ")).map((l) => l.slice(4).trim());
-  for (const setting of taskEnv) assert.ok(imageEnv.includes(setting), `the image lacks ENV ${setting}`);
-});

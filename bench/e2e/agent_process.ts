@@ -27,20 +27,6 @@ export const START_TASK_V8_FLAGS: readonly string[] = startTaskWords().filter((a
   arg.startsWith("--v8-flags=")
 );
 
-/**
- * The `NAME=value` settings in front of `deno` in deno.json's `start` task (the Containerfile sets the same
- * in the image), given to the agent so the bench measures the process users run.
- */
-export const START_TASK_ENV: Readonly<Record<string, string>> = (() => {
-  const env: Record<string, string> = {};
-  for (const word of startTaskWords()) {
-    const match = word.match(/^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/);
-    if (match === null) break;
-    env[match[1]] = match[2];
-  }
-  return env;
-})();
-
 function startTaskWords(): string[] {
   const config = JSON.parse(Deno.readTextFileSync(`${AGENT_DIR}/deno.json`)) as {
     tasks?: { start?: string };
@@ -143,7 +129,7 @@ export class AgentProcess implements AsyncDisposable {
     const child = new Deno.Command(Deno.execPath(), {
       args,
       cwd: AGENT_DIR,
-      env: { ...START_TASK_ENV, NO_COLOR: "1" },
+      env: { NO_COLOR: "1" },
       stdin: "null",
       stdout: "null",
       stderr: "piped",

@@ -16,7 +16,7 @@
 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { agentConfigYaml, AgentProcess, START_TASK_ENV, START_TASK_V8_FLAGS } from "./agent_process.ts";
+import { agentConfigYaml, AgentProcess, START_TASK_V8_FLAGS } from "./agent_process.ts";
 import { writeBacklog } from "./backlog.ts";
 import { layoutFor } from "./modes/_live.ts";
 import { Receiver } from "./receiver.ts";
@@ -153,9 +153,8 @@ async function main(): Promise<void> {
     const settled = await sample();
     const counts = receiver.counts();
     const allFlags = [...START_TASK_V8_FLAGS, ...(flags === "" ? [] : [`--v8-flags=${flags}`])].join(" ");
-    const env = Object.entries(START_TASK_ENV).map(([k, v]) => `${k}=${v}`).join(" ");
     console.log(
-      `env [${env}], deno flags [${allFlags}], ${lines} lines / ${files} files, ${ingest.length} samples`,
+      `deno flags [${allFlags}], ${lines} lines / ${files} files, ${ingest.length} samples`,
     );
     console.log(`  ingest peak:   ${format(peakOf(ingest))}`);
     if (settled !== null) console.log(`  idle ${values.idle} s later: ${format(settled)}`);

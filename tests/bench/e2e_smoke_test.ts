@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { START_TASK_ENV, START_TASK_V8_FLAGS } from "../../bench/e2e/agent_process.ts";
 import { runIngest } from "../../bench/e2e/modes/ingest.ts";
 import { parseCli } from "../../bench/e2e/run.ts";
 
@@ -40,9 +39,4 @@ Deno.test("the bench command line starts from the target scenario and --quick sh
   }
   assert.throws(() => parseCli(["sprint"]), /Unknown mode: sprint/);
   assert.throws(() => parseCli(["steady", "--rate", "fast"]), /Invalid --rate: fast/);
-});
-
-Deno.test("the bench runs the agent with the start task's environment and V8 flags", () => {
-  assert.deepEqual(START_TASK_ENV, { MALLOC_MMAP_THRESHOLD_: "65536" });
-  assert.deepEqual(START_TASK_V8_FLAGS, ["--v8-flags=--max-semi-space-size=4"]);
 });
