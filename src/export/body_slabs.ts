@@ -2,12 +2,12 @@
  * Where sealed request bodies wait for their export: packed one after another into a few large buffers
  * (slabs) that are reused, instead of one buffer per body.
  *
- * A body lives from its batch's seal to its final outcome, while the deflate output, the runtime's copy of
- * each request body and the JSON stage's buffers come and go around it. One allocation per body put
- * long-lived blocks between short-lived ones in glibc's heap, which then could not shrink and kept growing
- * holes: a 2M-line ingest peaked at 58-61 MiB of malloc heap with some 20 MiB of bodies in it. Slabs are
- * allocated once and reused, so the bodies' memory is a few large blocks that stay put
- * (bench/RESULTS.md, "Memory: the malloc heap").
+ * A body lives from its batch's seal to its final outcome, while the runtime's copy of each request body,
+ * response buffers and the like come and go around it. One allocation per body put long-lived blocks
+ * between short-lived ones in glibc's heap, which cannot shrink past a live block: a 2M-line ingest peaked
+ * at 58-61 MiB of malloc heap, 20-30 MiB of it the queue's bodies (the rest of the story, and what mattered
+ * most, is in bench/RESULTS.md, "Memory: the malloc heap"). Slabs are allocated once and reused, so the
+ * bodies' memory is a few large blocks that stay put.
  *
  * Bodies are released in about the order they were sealed (the export queue is first in, first out; only
  * the requests in flight settle out of order), so a slab empties soon after the bodies after it were

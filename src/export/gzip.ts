@@ -15,8 +15,9 @@
  * reset between requests, writing into one output buffer it keeps. `gzipSync` sets up a new deflate state
  * for every call (about 320 KB in four allocations, three of them 64 KiB) and an output chunk, and frees
  * them again. Under ingest that is some 400 large allocations a second, and glibc serves them from the
- * same heap as the compressed requests that wait in the export queue. The heap then fragments: a 2M-line
- * ingest peaked at 58-61 MiB of malloc heap, most of it holes (bench/RESULTS.md).
+ * same heap as the compressed requests that wait in the export queue. With the other large short-lived
+ * blocks (see body_slabs.ts) the heap fragmented: a 2M-line ingest peaked at 58-61 MiB of malloc heap
+ * (bench/RESULTS.md, "Memory: the malloc heap").
  *
  * @module
  */
@@ -75,8 +76,8 @@ interface ZlibHandle {
 
 /**
  * gzip at level 1 through one zlib stream reused for every body (reset in between), into one output buffer
- * it keeps; each result is copied into a buffer of its own and of its exact size, which the caller owns
- * (and may free with `ArrayBuffer.prototype.transfer(0)`), as {@linkcode gzipLevel1}'s.
+ * it keeps. {@linkcode compressView} returns a view of that buffer (the exporter copies it into its body
+ * slabs); {@linkcode compress} a copy of its own and of its exact size, as {@linkcode gzipLevel1}'s.
  *
  * It drives the engine's native handle the way `node:zlib`'s own synchronous path does (`writeSync` with
  * the results in `_writeState`), since the public synchronous API closes the stream after each call. These
