@@ -119,6 +119,8 @@ export class Receiver implements AsyncDisposable {
   #backlogCutoffMs = -Infinity;
   #lastBacklogMatchAtMs = 0;
   #pending: { raw: Uint8Array<ArrayBuffer>; isGzip: boolean; receivedAtMs: number }[] = [];
+  /** The model time (ns since its base) of every duplicate received: when its line was written. */
+  #duplicateTimesNs: number[] = [];
   #pendingBytes = 0;
   #isChecking = false;
   #drained: Promise<void> = Promise.resolve();
@@ -190,6 +192,16 @@ export class Receiver implements AsyncDisposable {
   }
 
   /** The counters so far. */
+  /**
+   * Duplicates whose line was written before `beforeNs` (model time, ns since its base): after a kill, the
+   * resent records that had been written, and so most likely acknowledged, well before it.
+   */
+  duplicatesWrittenBefore(beforeNs: number): number {
+    let n = 0;
+    for (const timeNs of this.#duplicateTimesNs) if (timeNs < beforeNs) n++;
+    return n;
+  }
+
   counts(): ReceiverCounts {
     const expected = this.#model.expectedCount;
     const matched = this.#model.matchedCount;
@@ -370,6 +382,7 @@ export class Receiver implements AsyncDisposable {
         return;
       case "duplicate":
         this.#counts.duplicated++;
+        this.#duplicateTimesNs.push(timeNs);
         this.#problem("duplicated", path, stream, timeUnixNano, body);
         return;
       case "unknown_time":
