@@ -23,16 +23,12 @@ export const AGENT_DIR: string = Deno.env.get("BENCH_AGENT_DIR") ?? REPO_DIR;
  * The `--v8-flags=...` argument of deno.json's `start` task (the same flags `compile` embeds), or none.
  * Read from the agent checkout's deno.json so the bench measures the agent with the heap sizing users get.
  */
-export const START_TASK_V8_FLAGS: readonly string[] = startTaskWords().filter((arg) =>
-  arg.startsWith("--v8-flags=")
-);
-
-function startTaskWords(): string[] {
+export const START_TASK_V8_FLAGS: readonly string[] = (() => {
   const config = JSON.parse(Deno.readTextFileSync(`${AGENT_DIR}/deno.json`)) as {
     tasks?: { start?: string };
   };
-  return (config.tasks?.start ?? "").split(/\s+/).filter((word) => word !== "");
-}
+  return (config.tasks?.start ?? "").split(/\s+/).filter((arg) => arg.startsWith("--v8-flags="));
+})();
 
 /** Options for {@linkcode agentConfigYaml}. */
 export interface AgentConfigOptions {

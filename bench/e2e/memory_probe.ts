@@ -47,7 +47,7 @@ function procMemory(pid: number): Pick<Sample, "rssMiB" | "anonMiB" | "fileMiB">
   return { rssMiB: kib("VmRSS") / 1024, anonMiB: kib("RssAnon") / 1024, fileMiB: kib("RssFile") / 1024 };
 }
 
-async function heapMetrics(
+async function scrapeMetrics(
   url: string,
 ): Promise<Pick<Sample, "heapTotalMiB" | "heapUsedMiB" | "externalMiB" | "accountedMiB" | "queueBatches">> {
   const out = { heapTotalMiB: 0, heapUsedMiB: 0, externalMiB: 0, accountedMiB: 0, queueBatches: 0 };
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     const metricsUrl = `http://127.0.0.1:${port}/metrics`;
     const sample = async (): Promise<Sample | null> => {
       const proc = procMemory(agent.pid);
-      return proc === null ? null : { ...proc, ...(await heapMetrics(metricsUrl)) };
+      return proc === null ? null : { ...proc, ...(await scrapeMetrics(metricsUrl)) };
     };
     const ingest: Sample[] = [];
     while (receiver.counts().lost > 0) {

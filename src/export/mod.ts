@@ -7,6 +7,7 @@
 export { EncodedAnyValue } from "../encoded_any_value.ts";
 export { gzipLevel1, GzipStream } from "./gzip.ts";
 export { ProtoWriter, putVarint, varintSize } from "./_proto_writer.ts";
+export { utf8SequenceLength } from "./_utf8.ts";
 export {
   decodeLogsResponse,
   type EncodedLogsRequest,

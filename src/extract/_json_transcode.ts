@@ -26,7 +26,7 @@
  * @module
  */
 
-import { EncodedAnyValue, ProtoWriter, putVarint, varintSize } from "../export/mod.ts";
+import { EncodedAnyValue, ProtoWriter, putVarint, utf8SequenceLength, varintSize } from "../export/mod.ts";
 import type { HrTime, ReadTurns } from "../record.ts";
 import { type Severity, severityOf, timeOf } from "./_well_known.ts";
 
@@ -574,7 +574,7 @@ export class JsonTranscoder {
       }
       if (b < 0x20 || b === 0x5c) return -1;
       if (b >= 0x80) {
-        const n = utf8SequenceLength(src, i, end);
+        const n = sequenceLength(src, i, end);
         if (n === 0) return -1;
         for (let j = i; j < i + n; j++) hash = (Math.imul(hash, 31) + src[j]) | 0;
         i += n;
@@ -631,7 +631,7 @@ export class JsonTranscoder {
         } else return -1;
         continue;
       }
-      const n = utf8SequenceLength(src, i, end);
+      const n = sequenceLength(src, i, end);
       if (n === 0) return -1;
       length += n;
       i += n;
@@ -773,26 +773,9 @@ function hex4(src: Uint8Array, i: number): number {
  * The length of the well-formed UTF-8 sequence at `i` (Unicode Table 3-7), or 0 when it is not one or
  * is U+FFFD (EF BF BD), which the `JSON.parse` path cannot tell from a replaced invalid byte.
  */
-function utf8SequenceLength(src: Uint8Array, i: number, end: number): number {
-  const b = src[i];
-  if (b >= 0xc2 && b <= 0xdf) return i + 1 < end && (src[i + 1] & 0xc0) === 0x80 ? 2 : 0;
-  if (b >= 0xe0 && b <= 0xef) {
-    if (i + 2 >= end) return 0;
-    const b1 = src[i + 1];
-    const low = b === 0xe0 ? 0xa0 : 0x80;
-    const high = b === 0xed ? 0x9f : 0xbf;
-    if (b1 < low || b1 > high || (src[i + 2] & 0xc0) !== 0x80) return 0;
-    return b === 0xef && b1 === 0xbf && src[i + 2] === 0xbd ? 0 : 3;
-  }
-  if (b >= 0xf0 && b <= 0xf4) {
-    if (i + 3 >= end) return 0;
-    const b1 = src[i + 1];
-    const low = b === 0xf0 ? 0x90 : 0x80;
-    const high = b === 0xf4 ? 0x8f : 0xbf;
-    if (b1 < low || b1 > high || (src[i + 2] & 0xc0) !== 0x80 || (src[i + 3] & 0xc0) !== 0x80) return 0;
-    return 4;
-  }
-  return 0;
+function sequenceLength(src: Uint8Array, i: number, end: number): number {
+  const n = utf8SequenceLength(src, i, end);
+  return n === 3 && src[i] === 0xef && src[i + 1] === 0xbf && src[i + 2] === 0xbd ? 0 : n;
 }
 
 function skipBlanks(src: Uint8Array, i: number): number {
