@@ -26,6 +26,8 @@ export interface MatchResult {
   readonly isOutOfOrder: boolean;
   /** Index of the record in its stream, or -1 when `unknown_time`. */
   readonly index: number;
+  /** When (the receiver's epoch ms) the record was first received; NaN unless matched or duplicate. */
+  readonly firstReceivedAtMs: number;
 }
 
 /** A record that was never received, for the report. */
@@ -73,6 +75,8 @@ class ExpectedStream {
   times = new Float64Array(1024);
   hashes = new Uint32Array(1024);
   seen = new Uint8Array(1024);
+  /** The receiver's epoch ms of each record's first receipt. */
+  firstReceivedAtMs = new Float64Array(1024);
   length = 0;
   matched = 0;
   /** Highest index received so far (first receipts only). */
@@ -111,9 +115,12 @@ class ExpectedStream {
     hashes.set(this.hashes);
     const seen = new Uint8Array(size);
     seen.set(this.seen);
+    const firstReceivedAtMs = new Float64Array(size);
+    firstReceivedAtMs.set(this.firstReceivedAtMs);
     this.times = times;
     this.hashes = hashes;
     this.seen = seen;
+    this.firstReceivedAtMs = firstReceivedAtMs;
   }
 }
 
@@ -187,24 +194,43 @@ export class ExpectedModel {
     return this.#byPath.get(`${namespace}_${podName}_${podUid}/${containerName}/${restartCount}.log`) ?? -1;
   }
 
-  /** Records one received record against the model. */
-  match(fileIndex: number, stream: Stream, timeNs: TimeNs, body: string): MatchResult {
+  /** Records one received record against the model; `receivedAtMs` is the receiver's epoch ms. */
+  match(fileIndex: number, stream: Stream, timeNs: TimeNs, body: string, receivedAtMs = 0): MatchResult {
     const s = this.#stream(fileIndex, stream);
     const index = s.indexOf(timeNs);
-    if (index < 0) return { outcome: "unknown_time", isOutOfOrder: false, index };
+    if (index < 0) return { outcome: "unknown_time", isOutOfOrder: false, index, firstReceivedAtMs: NaN };
     if (s.hashes[index] !== hashBody(canonicalBody(body))) {
-      return { outcome: "content_mismatch", isOutOfOrder: false, index };
+      return { outcome: "content_mismatch", isOutOfOrder: false, index, firstReceivedAtMs: NaN };
     }
     if (s.seen[index] > 0) {
       if (s.seen[index] < 255) s.seen[index]++;
-      return { outcome: "duplicate", isOutOfOrder: false, index };
+      return {
+        outcome: "duplicate",
+        isOutOfOrder: false,
+        index,
+        firstReceivedAtMs: s.firstReceivedAtMs[index],
+      };
     }
     s.seen[index] = 1;
+    s.firstReceivedAtMs[index] = receivedAtMs;
     s.matched++;
     this.#matched++;
     const isOutOfOrder = index < s.highest;
     if (index > s.highest) s.highest = index;
-    return { outcome: "matched", isOutOfOrder, index };
+    return { outcome: "matched", isOutOfOrder, index, firstReceivedAtMs: receivedAtMs };
+  }
+
+  /** Records first received at or after `fromMs` and before `toMs` (the receiver's epoch ms). */
+  firstReceivedBetween(fromMs: number, toMs: number): number {
+    let n = 0;
+    for (const s of this.#streams) {
+      for (let i = 0; i < s.length; i++) {
+        if (s.seen[i] === 0) continue;
+        const at = s.firstReceivedAtMs[i];
+        if (at >= fromMs && at < toMs) n++;
+      }
+    }
+    return n;
   }
 
   /** The time of a record (for latency), given its index from {@linkcode match}. */

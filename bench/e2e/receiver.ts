@@ -121,6 +121,8 @@ export class Receiver implements AsyncDisposable {
   #pending: { raw: Uint8Array<ArrayBuffer>; isGzip: boolean; receivedAtMs: number }[] = [];
   /** The model time (ns since its base) of every duplicate received: when its line was written. */
   #duplicateTimesNs: number[] = [];
+  /** When (epoch ms) the first copy of every duplicate received was received. */
+  #duplicateFirstReceiptsMs: number[] = [];
   #pendingBytes = 0;
   #isChecking = false;
   #drained: Promise<void> = Promise.resolve();
@@ -191,7 +193,6 @@ export class Receiver implements AsyncDisposable {
     });
   }
 
-  /** The counters so far. */
   /**
    * Duplicates whose line was written before `beforeNs` (model time, ns since its base): after a kill, the
    * resent records that had been written, and so most likely acknowledged, well before it.
@@ -202,6 +203,20 @@ export class Receiver implements AsyncDisposable {
     return n;
   }
 
+  /**
+   * When (epoch ms) the requests that carried the first copies of the duplicates were received, oldest
+   * first: one entry per request (each request's records share its receipt time).
+   */
+  duplicatedRequestTimesMs(): number[] {
+    return [...new Set(this.#duplicateFirstReceiptsMs)].sort((a, b) => a - b);
+  }
+
+  /** Expected records first received at or after `fromMs` and before `toMs` (the receiver's epoch ms). */
+  firstReceivedBetween(fromMs: number, toMs: number): number {
+    return this.#model.firstReceivedBetween(fromMs, toMs);
+  }
+
+  /** The counters so far. */
   counts(): ReceiverCounts {
     const expected = this.#model.expectedCount;
     const matched = this.#model.matchedCount;
@@ -364,7 +379,7 @@ export class Receiver implements AsyncDisposable {
     receivedAtMs: number,
   ): void {
     const timeNs = Number(timeUnixNano - this.#baseNs);
-    const result = this.#model.match(file, stream, timeNs, body);
+    const result = this.#model.match(file, stream, timeNs, body, receivedAtMs);
     switch (result.outcome) {
       case "matched":
         if (this.#firstMatchAtMs === 0) this.#firstMatchAtMs = receivedAtMs;
@@ -383,6 +398,7 @@ export class Receiver implements AsyncDisposable {
       case "duplicate":
         this.#counts.duplicated++;
         this.#duplicateTimesNs.push(timeNs);
+        this.#duplicateFirstReceiptsMs.push(result.firstReceivedAtMs);
         this.#problem("duplicated", path, stream, timeUnixNano, body);
         return;
       case "unknown_time":

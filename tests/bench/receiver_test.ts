@@ -189,6 +189,27 @@ Deno.test("Receiver measures latency from the record time to its receipt", async
   assert.ok(Math.abs(latency.maxMs - 1000) <= 0.2, `max ${latency.maxMs}`);
 });
 
+Deno.test("Receiver keeps when each record first arrived, and which requests a duplicate repeats", async () => {
+  const { files, model } = setUp();
+  let nowMs = 10_000;
+  await using receiver = await Receiver.start(model, { nowMs: () => nowMs });
+  const first = record({ file: files[0], timeNs: 1_000, body: "first" });
+  const second = record({ file: files[0], timeNs: 2_000, body: "second ✅" });
+  const other = record({ file: files[1], timeNs: 3_000, body: "other file" });
+  await post(receiver.url, [first, second]);
+  nowMs = 10_200;
+  await post(receiver.url, [other]);
+  nowMs = 10_500;
+  // After a restart: the first request's records and the second's come again, in one request.
+  await post(receiver.url, [first, second, other]);
+  await receiver.settled();
+  assert.equal(receiver.counts().duplicated, 3);
+  assert.deepEqual(receiver.duplicatedRequestTimesMs(), [10_000, 10_200]);
+  assert.equal(receiver.firstReceivedBetween(10_000, 10_200), 2);
+  assert.equal(receiver.firstReceivedBetween(10_100, 11_000), 1);
+  assert.equal(receiver.firstReceivedBetween(10_300, 11_000), 0, "a repeat is not a first receipt");
+});
+
 Deno.test("Receiver counts a body that is not OTLP as a malformed request", async () => {
   const { model } = setUp();
   await using receiver = await Receiver.start(model);

@@ -6,9 +6,18 @@
  * @module
  */
 
+import { join } from "node:path";
+import { CursorStore } from "../../../src/cursor/mod.ts";
 import { mixSeed, Prng } from "../generator.ts";
 import { delay, mib, type ModeOptions, type ModeResult, round, target, waitUntil } from "../harness.ts";
 import { classifyLost, modelNowNs, setUpLive } from "./_live.ts";
+
+/**
+ * How long an answered request's acknowledgement may still be on its way into the agent's cursor state
+ * when a commit begins: loopback delivery plus at most one turn of the agent's event loop (a read turn is
+ * capped at about 20-40 ms of work). Records answered this long before the last commit count as in flight.
+ */
+const IN_TRANSIT_MS = 50;
 
 /** Runs the restart scenario. */
 export async function runRestart(options: ModeOptions): Promise<ModeResult> {
@@ -26,7 +35,10 @@ export async function runRestart(options: ModeOptions): Promise<ModeResult> {
   const killedAtNs = modelNowNs(model);
   agent.kill("SIGKILL");
   await agent.exited;
+  // Nothing is sent after this: the window of what was in flight ends here (the receiver's clock).
+  const exitedAtMs = receiver.nowMs();
   sampler.stop();
+  const lastCommitMs = await lastCursorCommitMs(join(run.cursorDir, "cursor.kv"));
   const downAtMs = performance.now();
   const matchedAtKill = receiver.counts().matched;
   // Kubelet rotates while the agent is down: the renamed files' tails must still be found and drained.
@@ -50,6 +62,10 @@ export async function runRestart(options: ModeOptions): Promise<ModeResult> {
   const exit = await second.agent.stop();
   const counts = receiver.counts();
   const oldDuplicates = receiver.duplicatesWrittenBefore(killedAtNs - 2e9);
+  // In flight at the kill: records no cursor commit could cover. Those answered after the agent's last
+  // commit began, and those answered just before it whose answer was still on its way (see IN_TRANSIT_MS).
+  const inFlight = receiver.firstReceivedBetween(lastCommitMs - IN_TRANSIT_MS, exitedAtMs);
+  const duplicatedRequests = receiver.duplicatedRequestTimesMs();
   const latency = receiver.latency();
   const stats = writer.stats;
   const peakRssMiB = mib(Math.max(sampler.latest?.hwmBytes ?? 0, second.sampler.latest?.hwmBytes ?? 0));
@@ -74,6 +90,13 @@ export async function runRestart(options: ModeOptions): Promise<ModeResult> {
       // committed (within cursor.flush_interval, 1 s here) before it: none of them should come again.
       duplicatedWrittenOver2sBeforeKill: oldDuplicates,
       duplicatedWrittenOver1sBeforeKill: receiver.duplicatesWrittenBefore(killedAtNs - 1e9),
+      inFlightAtKill: inFlight,
+      duplicatedRequests: duplicatedRequests.length,
+      // How long before the last commit began the oldest duplicated request was answered (negative: after).
+      oldestDuplicatedRequestBeforeLastCommitMs: duplicatedRequests.length === 0
+        ? 0
+        : round(lastCommitMs - duplicatedRequests[0], 1),
+      lastCommitBeforeKillMs: round(exitedAtMs - lastCommitMs, 1),
       unexpected: counts.unexpected,
       outOfOrder: counts.outOfOrder,
       resourceMismatch: counts.resourceMismatch,
@@ -98,10 +121,33 @@ export async function runRestart(options: ModeOptions): Promise<ModeResult> {
         String(oldDuplicates),
         oldDuplicates === 0,
       ),
+      target(
+        "duplicates <= records in flight at the kill",
+        `<= ${inFlight}`,
+        String(counts.duplicated),
+        counts.duplicated <= inFlight,
+      ),
     ],
     notes: [
       "Duplicates are expected: records in flight at the SIGKILL are resent from the cursor",
       ...(outcome === "done" ? [] : [`catch-up wait ended: ${outcome}`]),
     ],
   };
+}
+
+/**
+ * When the agent's last cursor commit began (epoch ms): the newest `updatedAtMs` in its cursor store, read
+ * while the agent is down. Every cursor a commit changes carries that commit's start time.
+ */
+async function lastCursorCommitMs(path: string): Promise<number> {
+  const kv = await Deno.openKv(path);
+  try {
+    let newest = -Infinity;
+    for (const cursor of (await new CursorStore({ kv }).loadAll()).values()) {
+      newest = Math.max(newest, cursor.updatedAtMs);
+    }
+    return newest;
+  } finally {
+    kv.close();
+  }
 }
