@@ -194,7 +194,15 @@ const HEADLINE: Record<string, string[]> = {
     "lostAfterRename",
     "duplicated",
   ],
-  restart: ["lost", "lostAfterRename", "lostWhileAgentDown", "duplicated", "downSec", "rotationsWhileDown"],
+  restart: [
+    "lost",
+    "lostAfterRename",
+    "lostWhileAgentDown",
+    "duplicated",
+    "inFlightAtKill",
+    "downSec",
+    "rotationsWhileDown",
+  ],
   outage: ["lost", "duplicated", "refusedRequests", "backlogDeliveredAfterSec", "maxRssMiBDuringOutage"],
   idle: ["cpuPercentOfCore", "maxRssMiB", "lost"],
 };
