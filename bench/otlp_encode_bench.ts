@@ -2,14 +2,15 @@
  * OTLP encoding cost per batch of 1000 records (~170 B bodies) across 20 container resources, side by
  * side: the otlp-transformer serializer (baseline, the path before our encoder) and our encoder, with
  * string bodies and with bytes bodies as the reader produces them; each with and without gzip level 1
- * (the production `prepare`). Divide the time per iteration by 1000 for the cost per record.
+ * (the production `prepare`), and with zstd level 1 (`exporter.compression: zstd`). Divide the time per
+ * iteration by 1000 for the cost per record.
  *
  * @module
  */
 
 import { gzipSync } from "node:zlib";
 import { ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
-import { encodeLogsRequest, GzipStream, LogsRequestEncoder, OtlpExporter } from "../src/export/mod.ts";
+import { BodyCompressor, encodeLogsRequest, LogsRequestEncoder, OtlpExporter } from "../src/export/mod.ts";
 import { createAgentMetrics } from "../src/telemetry/agent_metrics.ts";
 import { Logger } from "../src/telemetry/log.ts";
 import { MetricsRegistry } from "../src/telemetry/metrics.ts";
@@ -93,17 +94,20 @@ if (averageBodyBytes < 155 || averageBodyBytes > 185) {
   throw new Error(`Bench input drifted: average body ${averageBodyBytes.toFixed(0)} B, want ~170 B`);
 }
 
-const exporter = new OtlpExporter({
-  endpoint: "http://127.0.0.1:9",
-  headers: {},
-  compression: "gzip",
-  timeoutMs: 1000,
-  retryInitialIntervalMs: 100,
-  retryMaxIntervalMs: 1000,
-  retryMaxElapsedMs: 0,
-  metrics: createAgentMetrics(new MetricsRegistry()),
-  logger: new Logger({ write: () => {} }),
-});
+const exporterWith = (compression: "gzip" | "zstd"): OtlpExporter =>
+  new OtlpExporter({
+    endpoint: "http://127.0.0.1:9",
+    headers: {},
+    compression,
+    timeoutMs: 1000,
+    retryInitialIntervalMs: 100,
+    retryMaxIntervalMs: 1000,
+    retryMaxElapsedMs: 0,
+    metrics: createAgentMetrics(new MetricsRegistry()),
+    logger: new Logger({ write: () => {} }),
+  });
+const exporter = exporterWith("gzip");
+const zstdExporter = exporterWith("zstd");
 
 type SerializerRecords = Parameters<typeof ProtobufLogsSerializer.serializeRequest>[0];
 
@@ -154,6 +158,14 @@ Deno.bench({
 });
 
 Deno.bench({
+  name: "otlp encode + zstd: OtlpExporter.prepare, compression zstd (level 1), bytes bodies in reader order",
+  group: "otlp encode + gzip",
+  fn() {
+    zstdExporter.prepare(runBatch);
+  },
+});
+
+Deno.bench({
   name: "otlp encode: otlp-transformer serializer, 1000 records of ~170 B over 20 resources",
   group: "otlp encode",
   baseline: true,
@@ -189,13 +201,23 @@ Deno.bench({
   },
 });
 
-const gzipStream = new GzipStream();
+const gzipStream = new BodyCompressor("gzip");
+const zstdStream = new BodyCompressor("zstd");
 
 Deno.bench({
-  name: "gzip: GzipStream level 1 of one encoded 1000-record request (the exporter's, one reused stream)",
+  name:
+    "gzip: BodyCompressor gzip level 1 of one encoded 1000-record request (the exporter's, one reused stream)",
   group: "gzip",
   fn() {
     gzipStream.compress(plainBytes);
+  },
+});
+
+Deno.bench({
+  name: "gzip: BodyCompressor zstd level 1 of the same request (compression: zstd, one reused stream)",
+  group: "gzip",
+  fn() {
+    zstdStream.compress(plainBytes);
   },
 });
 
@@ -225,7 +247,8 @@ Deno.bench({
 
 const gzip6 = gzipSync(plainBytes).length;
 const gzip1 = exporter.prepare(byteBatch).body.length;
+const zstd1 = zstdExporter.prepare(byteBatch).body.length;
 console.log(
   `request for the batch: ${plainBytes.length} B; gzip level 6 ${gzip6} B, level 1 ${gzip1} B ` +
-    `(${(gzip1 / gzip6).toFixed(2)}x)`,
+    `(${(gzip1 / gzip6).toFixed(2)}x); zstd level 1 ${zstd1} B`,
 );

@@ -46,6 +46,8 @@ export interface AgentConfigOptions {
   batchMaxDelay?: string;
   /** Extra YAML lines appended verbatim. @default "" */
   extraYaml?: string;
+  /** `exporter.compression`. @default "gzip" */
+  compression?: "gzip" | "zstd" | "none";
 }
 
 /** The bench's agent config: the minimal one from the README, with the pod informer off. */
@@ -55,7 +57,7 @@ export function agentConfigYaml(options: AgentConfigOptions): string {
     `include: [${q(`${options.root}/*/*/*.log`)}]`,
     `start_at: beginning`,
     `cursor: { path: ${q(`${options.cursorDir}/cursor.kv`)}, flush_interval: 1s }`,
-    `exporter: { endpoint: ${q(options.endpointUrl)}, compression: gzip }`,
+    `exporter: { endpoint: ${q(options.endpointUrl)}, compression: ${options.compression ?? "gzip"} }`,
     `telemetry: { listen: ${q(options.telemetryListen ?? "")} }`,
     batchYaml(options),
     `k8s: { mode: "off" }`,

@@ -118,6 +118,7 @@ export class BenchRun implements AsyncDisposable {
         ...config,
         // BENCH_AGENT_CONFIG: extra YAML lines for every agent of the run (e.g. `json: { enabled: false }`).
         extraYaml: [config.extraYaml ?? "", Deno.env.get("BENCH_AGENT_CONFIG") ?? ""].join("\n"),
+        compression: benchCompression(),
       }),
     );
     const denoArgs = this.#options.cpuProfDir === ""
@@ -248,4 +249,13 @@ export function mib(bytes: number): number {
 export function round(value: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
+}
+
+/** `exporter.compression` of the bench's agents: `BENCH_AGENT_COMPRESSION` (gzip, zstd, none), default gzip. */
+function benchCompression(): "gzip" | "zstd" | "none" {
+  const value = Deno.env.get("BENCH_AGENT_COMPRESSION") ?? "gzip";
+  if (value !== "gzip" && value !== "zstd" && value !== "none") {
+    throw new Error(`BENCH_AGENT_COMPRESSION must be gzip, zstd or none, not ${JSON.stringify(value)}`);
+  }
+  return value;
 }

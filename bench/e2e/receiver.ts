@@ -7,6 +7,7 @@
  * @module
  */
 
+import { zstdDecompressSync } from "node:zlib";
 import type { Stream } from "../../src/record.ts";
 import {
   type DecodedResourceLogs,
@@ -85,6 +86,14 @@ async function gunzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
+/** The request body before its `Content-Encoding` (gzip, zstd or none). */
+async function decodedBody(encoding: string | null, bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+  if (encoding === null) return bytes;
+  if (encoding === "gzip") return await gunzip(bytes);
+  if (encoding === "zstd") return zstdDecompressSync(bytes);
+  throw new Error(`Unsupported content encoding: ${encoding}`);
+}
+
 function emptyProblems(): Record<ProblemKind, number> {
   return {
     duplicated: 0,
@@ -118,7 +127,7 @@ export class Receiver implements AsyncDisposable {
   /** Records whose CRI time is at or before this epoch ms are the backlog of an outage. */
   #backlogCutoffMs = -Infinity;
   #lastBacklogMatchAtMs = 0;
-  #pending: { raw: Uint8Array<ArrayBuffer>; isGzip: boolean; receivedAtMs: number }[] = [];
+  #pending: { raw: Uint8Array<ArrayBuffer>; encoding: string | null; receivedAtMs: number }[] = [];
   /** The model time (ns since its base) of every duplicate received: when its line was written. */
   #duplicateTimesNs: number[] = [];
   /** When (epoch ms) the first copy of every duplicate received was received. */
@@ -294,8 +303,8 @@ export class Receiver implements AsyncDisposable {
     }
     // Answer at once and check behind: a real collector acks in about a millisecond, and the bench's
     // decoding (which shares the machine's cores) must not pace the agent. Receipt times are kept.
-    const isGzip = request.headers.get("content-encoding") === "gzip";
-    this.#pending.push({ raw, isGzip, receivedAtMs });
+    const encoding = request.headers.get("content-encoding");
+    this.#pending.push({ raw, encoding, receivedAtMs });
     this.#pendingBytes += raw.length;
     if (!this.#isChecking) this.#drained = this.#checkPending();
     // Bounded memory: past the limit, the answer waits until the checker has caught up.
@@ -307,11 +316,11 @@ export class Receiver implements AsyncDisposable {
     this.#isChecking = true;
     try {
       while (this.#pending.length > 0) {
-        const { raw, isGzip, receivedAtMs } = this.#pending.shift()!;
+        const { raw, encoding, receivedAtMs } = this.#pending.shift()!;
         this.#pendingBytes -= raw.length;
         let decoded: DecodedResourceLogs[];
         try {
-          decoded = decodeLogsRequest(isGzip ? await gunzip(raw) : raw);
+          decoded = decodeLogsRequest(await decodedBody(encoding, raw));
         } catch (err) {
           this.#problem("malformed_request", "", "", 0n, err instanceof Error ? err.message : String(err));
           continue;

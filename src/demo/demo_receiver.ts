@@ -7,6 +7,8 @@
  * @module
  */
 
+import { zstdDecompressSync } from "node:zlib";
+
 /** One decoded log record with its resource attributes. */
 export interface DemoRecord {
   resource: Record<string, unknown>;
@@ -231,9 +233,12 @@ export class DemoReceiver implements AsyncDisposable {
   async #handle(request: Request): Promise<Response> {
     const path = new URL(request.url).pathname;
     let body = new Uint8Array(await request.arrayBuffer());
-    if (request.headers.get("content-encoding") === "gzip") {
+    const encoding = request.headers.get("content-encoding");
+    if (encoding === "gzip") {
       const stream = new Blob([body]).stream().pipeThrough(new DecompressionStream("gzip"));
       body = new Uint8Array(await new Response(stream).arrayBuffer());
+    } else if (encoding === "zstd") {
+      body = new Uint8Array(zstdDecompressSync(body));
     }
     try {
       if (path === "/v1/logs") this.records.push(...decodeLogs(body));

@@ -25,7 +25,7 @@ import type { Logger } from "../telemetry/log.ts";
 import { decodeLogsResponse, type EncodedLogsRequest, LogsRequestEncoder } from "./otlp_encode.ts";
 import { abortableDelay } from "../lifecycle/abortable_delay.ts";
 import { BodySlabs } from "./body_slabs.ts";
-import { GzipStream } from "./gzip.ts";
+import { BodyCompressor } from "./compress.ts";
 
 /** What became of one batch. */
 export type ExportOutcome =
@@ -99,9 +99,11 @@ type Attempt =
 export class OtlpExporter {
   #url: string;
   #headers: Record<string, string>;
-  #compression: "gzip" | "none";
-  /** One zlib stream for every request (see gzip.ts: no deflate state set up and freed per request). */
-  #gzip = new GzipStream();
+  /**
+   * One compression stream for every request (see compress.ts: no engine state set up and freed per
+   * request), or null for `compression: none`.
+   */
+  #compressor: BodyCompressor | null;
   /** Where sealed bodies wait for their outcome (reused buffers: see body_slabs.ts). */
   #slabs = new BodySlabs();
   #timeoutMs: number;
@@ -139,9 +141,9 @@ export class OtlpExporter {
     this.#headers = {
       ...options.headers,
       "content-type": "application/x-protobuf",
-      ...(options.compression === "gzip" ? { "content-encoding": "gzip" } : {}),
+      ...(options.compression === "none" ? {} : { "content-encoding": options.compression }),
     };
-    this.#compression = options.compression;
+    this.#compressor = options.compression === "none" ? null : new BodyCompressor(options.compression);
     this.#timeoutMs = options.timeoutMs;
     this.#initialMs = options.retryInitialIntervalMs;
     this.#maxIntervalMs = options.retryMaxIntervalMs;
@@ -206,7 +208,7 @@ export class OtlpExporter {
   #compress(encoded: EncodedLogsRequest, recordCount: number, isSealed: boolean): PreparedRequest {
     if (encoded.invalidUtf8Records > 0) this.#metrics.invalidUtf8Records.inc(encoded.invalidUtf8Records);
     const plain = encoded.bytes;
-    const bytes = this.#compression === "none" ? plain : this.#gzip.compressView(plain);
+    const bytes = this.#compressor === null ? plain : this.#compressor.compressView(plain);
     const body = isSealed ? this.#slabs.copy(bytes) : bytes.slice();
     return { body, recordCount };
   }
@@ -324,11 +326,19 @@ export class OtlpExporter {
 
   #dropPermanent(count: number, attempt: { status: number; bodyExcerpt: string }): ExportOutcome {
     this.#metrics.exportRecords.inc(count, "dropped");
+    // zstd is optional for OTLP endpoints: one that lacks it refuses every request (with 415 or
+    // 400). Say so next to the status rather than leave the reader to guess.
+    const hint = this.#compressor?.codec === "zstd" && (attempt.status === 400 || attempt.status === 415)
+      ? {
+        hint:
+          "exporter.compression is zstd: check that the endpoint accepts Content-Encoding: zstd, or use gzip",
+      }
+      : {};
     this.#logger.limited(
       "error",
       `otlp_permanent_status_${attempt.status}`,
       "OTLP endpoint refused a batch permanently; records dropped",
-      { status: attempt.status, records: count, body: attempt.bodyExcerpt },
+      { status: attempt.status, records: count, body: attempt.bodyExcerpt, ...hint },
     );
     return { kind: "dropped", reason: "permanent_status", status: attempt.status };
   }

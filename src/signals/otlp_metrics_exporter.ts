@@ -7,7 +7,7 @@
  * @module
  */
 
-import { gzipLevel1 } from "../export/mod.ts";
+import { compressLevel1 } from "../export/mod.ts";
 import type { ComponentHealth } from "../lifecycle/mod.ts";
 import type { Component } from "../lifecycle/mod.ts";
 import type { Attributes, InstrumentationScope } from "../record.ts";
@@ -20,7 +20,7 @@ export interface OtlpMetricsExporterOptions {
   /** OTLP/HTTP base URL; metrics go to `<endpoint>/v1/metrics`. */
   endpoint: string;
   headers: Readonly<Record<string, string>>;
-  compression: "gzip" | "none";
+  compression: "gzip" | "zstd" | "none";
   timeoutMs: number;
   /** Time between two posts. */
   intervalMs: number;
@@ -59,7 +59,7 @@ export class OtlpMetricsExporter implements Component {
     this.#headers = {
       ...options.headers,
       "content-type": "application/x-protobuf",
-      ...(options.compression === "gzip" ? { "content-encoding": "gzip" } : {}),
+      ...(options.compression === "none" ? {} : { "content-encoding": options.compression }),
     };
     this.#now = options.now ?? Date.now;
     this.#startMs = this.#now();
@@ -124,7 +124,8 @@ export class OtlpMetricsExporter implements Component {
     });
     const plain = this.#serialize(request);
     if (plain === undefined) return "network_error";
-    const body = this.#o.compression === "gzip" ? gzipLevel1(plain) : plain;
+    const compression = this.#o.compression;
+    const body = compression === "none" ? plain : compressLevel1(compression, plain);
     try {
       const response = await fetch(this.#url, {
         method: "POST",

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { zstdDecompressSync } from "node:zlib";
 import { type DecodedRecord, decodeLogsRequest, encodeLogsResponse } from "./otlp_decode.ts";
 import { type DecodedResourceMetrics, decodeMetricsRequest } from "./otlp_metrics_decode.ts";
 
@@ -57,8 +58,11 @@ export interface SinkRequest {
   status: number;
   /** Records decoded from the request (stored only when `status` is 2xx). */
   recordCount: number;
-  /** Body bytes as received (compressed when `isGzip`). */
+  /** Body bytes as received (compressed when `encoding` is set). */
   bytes: number;
+  /** The request's `Content-Encoding` (`gzip`, `zstd`), or null for none. */
+  encoding: string | null;
+  /** `encoding === "gzip"`. */
   isGzip: boolean;
   /** Why the request was refused before the scripted answer applied (bad content type, bad body). */
   error?: string;
@@ -122,6 +126,14 @@ interface Waiter {
 async function gunzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** The body as sent before its `Content-Encoding` (gzip, zstd or none, as a Collector accepts). */
+async function decodedBody(encoding: string | null, bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+  if (encoding === null) return bytes;
+  if (encoding === "gzip") return await gunzip(bytes);
+  if (encoding === "zstd") return zstdDecompressSync(bytes);
+  throw new Error(`Unsupported content encoding: ${encoding}`);
 }
 
 class Sink implements OtlpSink {
@@ -250,14 +262,23 @@ class Sink implements OtlpSink {
     } catch (thrown) {
       // The client went away mid-body: nothing to answer, but the request still counts.
       const error = `Cannot read request body: ${thrown instanceof Error ? thrown.message : String(thrown)}`;
-      const entry: SinkRequest = { index, status: 400, recordCount: 0, bytes: 0, isGzip: false, error };
+      const entry: SinkRequest = {
+        index,
+        status: 400,
+        recordCount: 0,
+        bytes: 0,
+        encoding: null,
+        isGzip: false,
+        error,
+      };
       return this.#answered(entry, new Response(error, { status: 400 }));
     }
-    const isGzip = request.headers.get("content-encoding") === "gzip";
-    const entry: SinkRequest = { index, status: 0, recordCount: 0, bytes: body.length, isGzip };
-    const decoded = await this.#decode(request, body, isGzip);
+    const encoding = request.headers.get("content-encoding");
+    const isGzip = encoding === "gzip";
+    const entry: SinkRequest = { index, status: 0, recordCount: 0, bytes: body.length, encoding, isGzip };
+    const decoded = await this.#decode(request, body, encoding);
     if (typeof decoded === "string") {
-      entry.status = decoded.startsWith("Unsupported content type") ? 415 : 400;
+      entry.status = decoded.startsWith("Unsupported content") ? 415 : 400;
       entry.error = decoded;
       return this.#answered(entry, new Response(decoded, { status: entry.status }));
     }
@@ -272,7 +293,7 @@ class Sink implements OtlpSink {
     }
     entry.status = answer.status;
     if (answer.status >= 200 && answer.status < 300) {
-      this.logsRequestBodies.push(isGzip ? await gunzip(body) : body);
+      this.logsRequestBodies.push(await decodedBody(encoding, body));
       for (const record of decoded) this.records.push({ ...record, requestIndex: index });
       const payload = encodeLogsResponse(answer.rejected ?? 0, answer.message ?? "");
       const headers = { "content-type": "application/x-protobuf", ...answer.headers };
@@ -286,8 +307,8 @@ class Sink implements OtlpSink {
   async #handleMetrics(request: Request): Promise<Response> {
     try {
       const body = new Uint8Array(await request.arrayBuffer());
-      const isGzip = request.headers.get("content-encoding") === "gzip";
-      this.metricsRequests.push(decodeMetricsRequest(isGzip ? await gunzip(body) : body));
+      const encoding = request.headers.get("content-encoding");
+      this.metricsRequests.push(decodeMetricsRequest(await decodedBody(encoding, body)));
     } catch (thrown) {
       return new Response(
         `Cannot decode OTLP metrics: ${thrown instanceof Error ? thrown.message : thrown}`,
@@ -307,14 +328,17 @@ class Sink implements OtlpSink {
   async #decode(
     request: Request,
     body: Uint8Array<ArrayBuffer>,
-    isGzip: boolean,
+    encoding: string | null,
   ): Promise<Omit<SinkRecord, "requestIndex">[] | string> {
     const contentType = request.headers.get("content-type") ?? "";
     if (contentType.split(";")[0].trim() !== "application/x-protobuf") {
       return `Unsupported content type: ${contentType}`;
     }
+    if (encoding !== null && encoding !== "gzip" && encoding !== "zstd") {
+      return `Unsupported content encoding: ${encoding}`;
+    }
     try {
-      const plain = isGzip ? await gunzip(body) : body;
+      const plain = await decodedBody(encoding, body);
       const flat: Omit<SinkRecord, "requestIndex">[] = [];
       for (const resourceLogs of decodeLogsRequest(plain)) {
         for (const scope of resourceLogs.scopes) {
@@ -349,7 +373,7 @@ async function drained(request: Request, response: Response): Promise<Response> 
 
 /**
  * Starts a fake OTLP/HTTP logs sink on 127.0.0.1. POST `/v1/logs` with `content-type:
- * application/x-protobuf` (optionally `content-encoding: gzip`) is decoded and answered per the mode;
+ * application/x-protobuf` (optionally `content-encoding: gzip` or `zstd`) is decoded and answered per the mode;
  * other paths get 404, other methods 405, other content types 415, undecodable bodies 400.
  */
 export function startOtlpSink(options: OtlpSinkOptions = {}): Promise<OtlpSink> {

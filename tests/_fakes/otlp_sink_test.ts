@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { zstdCompressSync } from "node:zlib";
 import { decodeLogsResponse, encodeLogsRequest } from "../../src/export/mod.ts";
 import type { LogRecord, ResourceRef } from "../../src/record.ts";
 import { type SinkAnswer, startOtlpSink } from "./otlp_sink.ts";
@@ -26,6 +27,8 @@ async function gzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuf
 
 interface PostOptions {
   isGzip?: boolean;
+  /** A `Content-Encoding` other than gzip (the body is sent as given). */
+  encoding?: string;
   contentType?: string;
   path?: string;
   method?: string;
@@ -40,6 +43,7 @@ async function post(
 ): Promise<{ status: number; headers: Headers; body: Uint8Array }> {
   const headers: Record<string, string> = { "content-type": options.contentType ?? "application/x-protobuf" };
   if (options.isGzip) headers["content-encoding"] = "gzip";
+  if (options.encoding !== undefined) headers["content-encoding"] = options.encoding;
   const response = await fetch(`${url}${options.path ?? "/v1/logs"}`, {
     method: options.method ?? "POST",
     headers,
@@ -90,8 +94,22 @@ Deno.test("otlp sink gunzips a gzip request and counts its compressed bytes", as
     status: 200,
     recordCount: 50,
     bytes: compressed.length,
+    encoding: "gzip",
     isGzip: true,
   });
+});
+
+Deno.test("otlp sink decodes a zstd request and refuses an encoding it does not know with 415", async () => {
+  await using sink = await startOtlpSink();
+  const bodies = ["one", "two ✅"];
+  const compressed = zstdCompressSync(encodeLogsRequest(records(POD_A, bodies)));
+  assert.equal((await post(sink.url, new Uint8Array(compressed), { encoding: "zstd" })).status, 200);
+  assert.deepEqual(sink.records.map((r) => r.record.body), bodies);
+  assert.equal(sink.requests[0].encoding, "zstd");
+  const refused = await post(sink.url, encodeLogsRequest(records(POD_A, ["x"])), { encoding: "br" });
+  assert.equal(refused.status, 415);
+  assert.match(sink.requests[1].error ?? "", /Unsupported content encoding: br/);
+  assert.equal(sink.records.length, 2);
 });
 
 Deno.test("otlp sink answers a partial success that decodeLogsResponse reads, and stores the records", async () => {

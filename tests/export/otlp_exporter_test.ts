@@ -97,7 +97,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 5_000):
   }
 }
 
-for (const compression of ["gzip", "none"] as const) {
+for (const compression of ["gzip", "zstd", "none"] as const) {
   Deno.test(`otlp exporter delivers every record and resource attribute with compression ${compression}`, async () => {
     await using sink = await startOtlpSink();
     const time = fakeTime();
@@ -120,7 +120,10 @@ for (const compression of ["gzip", "none"] as const) {
         severityText: "",
       });
     });
-    assert.deepEqual(sink.requests.map((r) => [r.status, r.isGzip]), [[200, compression === "gzip"]]);
+    assert.deepEqual(sink.requests.map((r) => [r.status, r.encoding]), [[
+      200,
+      compression === "none" ? null : compression,
+    ]]);
     assert.equal(metrics.exportBytes.total(), sink.requests[0].bytes);
     assert.equal(metrics.exportRequests.get("success"), 1);
     assert.equal(metrics.exportRecords.get("delivered"), 30);
@@ -129,13 +132,30 @@ for (const compression of ["gzip", "none"] as const) {
   });
 }
 
-Deno.test("otlp exporter gzip makes a repetitive batch smaller on the wire", async () => {
+Deno.test("otlp exporter gzip and zstd make a repetitive batch smaller on the wire", async () => {
   await using sink = await startOtlpSink();
-  for (const compression of ["none", "gzip"] as const) {
+  for (const compression of ["none", "gzip", "zstd"] as const) {
     await harness(sink.url, { compression }).exporter.export(makeBatch(200), neverAborted());
   }
-  const [plain, gzip] = sink.requests.map((r) => r.bytes);
+  const [plain, gzip, zstd] = sink.requests.map((r) => r.bytes);
   assert.ok(gzip * 3 < plain, `gzip ${gzip} B vs plain ${plain} B`);
+  assert.ok(zstd * 3 < plain, `zstd ${zstd} B vs plain ${plain} B`);
+  assert.deepEqual(sink.requests.map((r) => r.recordCount), [200, 200, 200]);
+});
+
+Deno.test("otlp exporter names exporter.compression when an endpoint refuses its zstd bodies", async () => {
+  for (const [compression, status] of [["zstd", 415], ["zstd", 400], ["gzip", 415]] as const) {
+    await using sink = await startOtlpSink({ mode: { status, body: "unsupported Content-Encoding" } });
+    const { exporter, logs } = harness(sink.url, { compression });
+    const outcome = await exporter.export(makeBatch(3), neverAborted());
+    assert.deepEqual(outcome, { kind: "dropped", reason: "permanent_status", status });
+    const refused = logs.find((l) => l.msg === "OTLP endpoint refused a batch permanently; records dropped");
+    assert.ok(refused !== undefined, JSON.stringify(logs));
+    assert.equal(refused.status, status);
+    assert.equal(refused.body, "unsupported Content-Encoding");
+    if (compression === "zstd") assert.match(String(refused.hint), /exporter\.compression is zstd/);
+    else assert.equal(refused.hint, undefined);
+  }
 });
 
 Deno.test("otlp exporter posts to /v1/logs with its headers, even when the endpoint ends with a slash", async () => {

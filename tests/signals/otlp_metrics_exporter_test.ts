@@ -25,7 +25,7 @@ function metricNamed(request: DecodedResourceMetrics[], name: string): DecodedMe
   return request.flatMap((rm) => rm.metrics).find((m) => m.name === name);
 }
 
-for (const compression of ["gzip", "none"] as const) {
+for (const compression of ["gzip", "zstd", "none"] as const) {
   Deno.test(`OTLP metrics export posts histograms, ratios and rates the receiver decodes (${compression})`, async () => {
     await using sink = await startOtlpSink();
     const { summaries, rates } = signals();
