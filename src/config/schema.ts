@@ -421,7 +421,7 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = [
     default: "gzip",
     values: ["gzip", "zstd", "none"],
     doc:
-      "Request body compression; `zstd` (10-20% less CPU, 30-35% fewer bytes than gzip) needs an endpoint that accepts it, such as the OpenTelemetry Collector",
+      "Request body compression; `zstd` (less CPU, 30-35% fewer bytes than gzip) needs an endpoint that accepts it",
   },
   {
     key: "exporter.timeout",
