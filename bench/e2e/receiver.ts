@@ -7,9 +7,9 @@
  * @module
  */
 
-import { zstdDecompressSync } from "node:zlib";
 import type { Stream } from "../../src/record.ts";
 import {
+  decodeContentEncoding,
   type DecodedResourceLogs,
   decodeLogsRequest,
   encodeLogsResponse,
@@ -80,19 +80,6 @@ export interface ProblemExample {
 
 const EXAMPLES_PER_KIND = 5;
 const MAX_PENDING_BYTES = 64 * 1024 * 1024;
-
-async function gunzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
-  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-/** The request body before its `Content-Encoding` (gzip, zstd or none). */
-async function decodedBody(encoding: string | null, bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
-  if (encoding === null) return bytes;
-  if (encoding === "gzip") return await gunzip(bytes);
-  if (encoding === "zstd") return zstdDecompressSync(bytes);
-  throw new Error(`Unsupported content encoding: ${encoding}`);
-}
 
 function emptyProblems(): Record<ProblemKind, number> {
   return {
@@ -320,7 +307,7 @@ export class Receiver implements AsyncDisposable {
         this.#pendingBytes -= raw.length;
         let decoded: DecodedResourceLogs[];
         try {
-          decoded = decodeLogsRequest(await decodedBody(encoding, raw));
+          decoded = decodeLogsRequest(await decodeContentEncoding(encoding, raw));
         } catch (err) {
           this.#problem("malformed_request", "", "", 0n, err instanceof Error ? err.message : String(err));
           continue;

@@ -1,10 +1,30 @@
 /**
  * A small hand-written protobuf decoder for OTLP `ExportLogsServiceRequest` (opentelemetry-proto
  * logs/v1, common/v1, resource/v1) and an encoder for `ExportLogsServiceResponse`, for test sinks and
- * bench receivers. Unknown fields are skipped by wire type.
+ * bench receivers. Unknown fields are skipped by wire type. Request bodies are first undone from their
+ * `Content-Encoding` ({@linkcode decodeContentEncoding}).
  *
  * @module
  */
+
+import { zstdDecompressSync } from "node:zlib";
+
+/**
+ * A request body before its `Content-Encoding`: gzip (the runtime's `DecompressionStream`), zstd, or none
+ * (null). Throws `Unsupported content encoding: <name>` for any other, which receivers answer with 415.
+ */
+export async function decodeContentEncoding(
+  encoding: string | null,
+  bytes: Uint8Array<ArrayBuffer>,
+): Promise<Uint8Array> {
+  if (encoding === null) return bytes;
+  if (encoding === "gzip") {
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  }
+  if (encoding === "zstd") return zstdDecompressSync(bytes);
+  throw new Error(`Unsupported content encoding: ${encoding}`);
+}
 
 /** One decoded log record. Times are nanoseconds since the epoch. */
 export interface DecodedRecord {

@@ -15,8 +15,12 @@
  * @module
  */
 
-import { zstdDecompressSync } from "node:zlib";
-import { type DecodedRecord, decodeLogsRequest, encodeLogsResponse } from "./otlp_decode.ts";
+import {
+  decodeContentEncoding,
+  type DecodedRecord,
+  decodeLogsRequest,
+  encodeLogsResponse,
+} from "./otlp_decode.ts";
 import { type DecodedResourceMetrics, decodeMetricsRequest } from "./otlp_metrics_decode.ts";
 
 /** How the sink answers one request. */
@@ -93,7 +97,7 @@ export interface OtlpSink extends AsyncDisposable {
   readonly records: readonly SinkRecord[];
   /** Every request received, in arrival order. */
   readonly requests: readonly SinkRequest[];
-  /** The plain (gunzipped) protobuf of every /v1/logs request answered 2xx, for typed decoding. */
+  /** The plain (decompressed) protobuf of every /v1/logs request answered 2xx, for typed decoding. */
   readonly logsRequestBodies: readonly Uint8Array[];
   /** Every request decoded on POST /v1/metrics (always answered 200), in arrival order. */
   readonly metricsRequests: readonly DecodedResourceMetrics[][];
@@ -121,19 +125,6 @@ interface Waiter {
   isDone: () => boolean;
   resolve: () => void;
   reject: (error: Error) => void;
-}
-
-async function gunzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
-  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-/** The body as sent before its `Content-Encoding` (gzip, zstd or none, as a Collector accepts). */
-async function decodedBody(encoding: string | null, bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
-  if (encoding === null) return bytes;
-  if (encoding === "gzip") return await gunzip(bytes);
-  if (encoding === "zstd") return zstdDecompressSync(bytes);
-  throw new Error(`Unsupported content encoding: ${encoding}`);
 }
 
 class Sink implements OtlpSink {
@@ -293,7 +284,7 @@ class Sink implements OtlpSink {
     }
     entry.status = answer.status;
     if (answer.status >= 200 && answer.status < 300) {
-      this.logsRequestBodies.push(await decodedBody(encoding, body));
+      this.logsRequestBodies.push(await decodeContentEncoding(encoding, body));
       for (const record of decoded) this.records.push({ ...record, requestIndex: index });
       const payload = encodeLogsResponse(answer.rejected ?? 0, answer.message ?? "");
       const headers = { "content-type": "application/x-protobuf", ...answer.headers };
@@ -308,7 +299,7 @@ class Sink implements OtlpSink {
     try {
       const body = new Uint8Array(await request.arrayBuffer());
       const encoding = request.headers.get("content-encoding");
-      this.metricsRequests.push(decodeMetricsRequest(await decodedBody(encoding, body)));
+      this.metricsRequests.push(decodeMetricsRequest(await decodeContentEncoding(encoding, body)));
     } catch (thrown) {
       return new Response(
         `Cannot decode OTLP metrics: ${thrown instanceof Error ? thrown.message : thrown}`,
@@ -338,7 +329,7 @@ class Sink implements OtlpSink {
       return `Unsupported content encoding: ${encoding}`;
     }
     try {
-      const plain = await decodedBody(encoding, body);
+      const plain = await decodeContentEncoding(encoding, body);
       const flat: Omit<SinkRecord, "requestIndex">[] = [];
       for (const resourceLogs of decodeLogsRequest(plain)) {
         for (const scope of resourceLogs.scopes) {

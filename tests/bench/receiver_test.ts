@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { zstdCompressSync } from "node:zlib";
 import { ExpectedModel } from "../../bench/e2e/expected.ts";
 import { type GeneratedFile, planTree } from "../../bench/e2e/generator.ts";
 import { Receiver, type ReceiverCounts } from "../../bench/e2e/receiver.ts";
@@ -208,6 +209,27 @@ Deno.test("Receiver keeps when each record first arrived, and which requests a d
   assert.equal(receiver.firstReceivedBetween(10_000, 10_200), 2);
   assert.equal(receiver.firstReceivedBetween(10_100, 11_000), 1);
   assert.equal(receiver.firstReceivedBetween(10_300, 11_000), 0, "a repeat is not a first receipt");
+});
+
+Deno.test("Receiver decodes zstd bodies (compression: zstd) like gzip ones", async () => {
+  const { files, model } = setUp();
+  await using receiver = await Receiver.start(model);
+  const body = zstdCompressSync(
+    encodeLogsRequest([record({ file: files[0], timeNs: 1_000, body: "first" })]),
+  );
+  const response = await fetch(`${receiver.url}/v1/logs`, {
+    method: "POST",
+    headers: { "content-type": "application/x-protobuf", "content-encoding": "zstd" },
+    body: new Uint8Array(body),
+  });
+  await response.body?.cancel();
+  assert.equal(response.status, 200);
+  await receiver.settled();
+  assert.deepEqual(pick(receiver.counts(), ["received", "matched", "unexpected"]), {
+    received: 1,
+    matched: 1,
+    unexpected: 0,
+  });
 });
 
 Deno.test("Receiver counts a body that is not OTLP as a malformed request", async () => {
