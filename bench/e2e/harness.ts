@@ -97,6 +97,7 @@ export class BenchRun implements AsyncDisposable {
     receiverOptions: { measureLatency?: boolean; port?: number } = {},
   ): Promise<BenchRun> {
     const ticksPerSec = await clockTicksPerSec();
+    benchCompression(); // a bad BENCH_AGENT_COMPRESSION fails here, before anything needs cleaning up
     const dir = await Deno.makeTempDir({ prefix: "containerstdout-bench-" });
     await Deno.mkdir(join(dir, "pods"));
     await Deno.mkdir(join(dir, "cursor"));
