@@ -8,6 +8,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import type { Config } from "../../src/config/mod.ts";
 import { agentPermissionFlags } from "../../tests/_helpers/agent_process.ts";
 
 /** The repository root (where deno.json and src/main.ts are). */
@@ -47,7 +48,7 @@ export interface AgentConfigOptions {
   /** Extra YAML lines appended verbatim. @default "" */
   extraYaml?: string;
   /** `exporter.compression`. @default "gzip" */
-  compression?: "gzip" | "zstd" | "none";
+  compression?: Config["exporter"]["compression"];
 }
 
 /** The bench's agent config: the minimal one from the README, with the pod informer off. */

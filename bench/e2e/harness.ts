@@ -7,6 +7,7 @@
  */
 
 import { join } from "node:path";
+import type { Config } from "../../src/config/mod.ts";
 import { agentConfigYaml, AgentProcess } from "./agent_process.ts";
 import type { ExpectedModel, LostRecord } from "./expected.ts";
 import { clockTicksPerSec, ProcSampler } from "./proc_sampler.ts";
@@ -77,9 +78,18 @@ export class BenchRun implements AsyncDisposable {
   readonly receiver: Receiver;
   readonly ticksPerSec: number;
   #options: ModeOptions;
+  /** `exporter.compression` of every agent of the run. */
+  #compression: Config["exporter"]["compression"];
   #agents: { agent: AgentProcess; sampler: ProcSampler }[] = [];
 
-  private constructor(dir: string, receiver: Receiver, ticksPerSec: number, options: ModeOptions) {
+  private constructor(
+    dir: string,
+    receiver: Receiver,
+    ticksPerSec: number,
+    options: ModeOptions,
+    compression: Config["exporter"]["compression"],
+  ) {
+    this.#compression = compression;
     this.dir = dir;
     this.root = join(dir, "pods");
     this.cursorDir = join(dir, "cursor");
@@ -97,12 +107,13 @@ export class BenchRun implements AsyncDisposable {
     receiverOptions: { measureLatency?: boolean; port?: number } = {},
   ): Promise<BenchRun> {
     const ticksPerSec = await clockTicksPerSec();
-    benchCompression(); // a bad BENCH_AGENT_COMPRESSION fails here, before anything needs cleaning up
+    // Read once; a bad BENCH_AGENT_COMPRESSION fails here, before anything needs cleaning up.
+    const compression = benchCompression();
     const dir = await Deno.makeTempDir({ prefix: "containerstdout-bench-" });
     await Deno.mkdir(join(dir, "pods"));
     await Deno.mkdir(join(dir, "cursor"));
     const receiver = await Receiver.start(model, receiverOptions);
-    return new BenchRun(dir, receiver, ticksPerSec, options);
+    return new BenchRun(dir, receiver, ticksPerSec, options, compression);
   }
 
   /** Writes the config (first time) and spawns the agent with a sampler on its pid. */
@@ -119,7 +130,7 @@ export class BenchRun implements AsyncDisposable {
         ...config,
         // BENCH_AGENT_CONFIG: extra YAML lines for every agent of the run (e.g. `json: { enabled: false }`).
         extraYaml: [config.extraYaml ?? "", Deno.env.get("BENCH_AGENT_CONFIG") ?? ""].join("\n"),
-        compression: benchCompression(),
+        compression: this.#compression,
       }),
     );
     const denoArgs = this.#options.cpuProfDir === ""
@@ -253,7 +264,7 @@ export function round(value: number, digits = 1): number {
 }
 
 /** `exporter.compression` of the bench's agents: `BENCH_AGENT_COMPRESSION` (gzip, zstd, none), default gzip. */
-function benchCompression(): "gzip" | "zstd" | "none" {
+function benchCompression(): Config["exporter"]["compression"] {
   const value = Deno.env.get("BENCH_AGENT_COMPRESSION") ?? "gzip";
   if (value !== "gzip" && value !== "zstd" && value !== "none") {
     throw new Error(`BENCH_AGENT_COMPRESSION must be gzip, zstd or none, not ${JSON.stringify(value)}`);

@@ -65,14 +65,9 @@ export function gzipLevel1(plain: Uint8Array): Uint8Array<ArrayBuffer> {
   return ownCopy(gzipSync(plain, { level: 1, chunkSize: chunkFor(plain) }));
 }
 
-/** `plain` compressed with zstd at level 1, in a buffer of its own and of its exact size. */
-export function zstdLevel1(plain: Uint8Array): Uint8Array<ArrayBuffer> {
-  return ownCopy(zstdCompressSync(plain, { params: ZSTD_LEVEL_1, chunkSize: chunkFor(plain) }));
-}
-
 /** `plain` compressed with `codec` at level 1, in a buffer of its own and of its exact size. */
 export function compressLevel1(codec: BodyCodec, plain: Uint8Array): Uint8Array<ArrayBuffer> {
-  return codec === "zstd" ? zstdLevel1(plain) : gzipLevel1(plain);
+  return CODECS[codec].compressOnce(plain);
 }
 
 /**
@@ -113,8 +108,10 @@ interface ZlibHandle {
   onerror: (message: string, errno: number) => void;
 }
 
-/** What differs between the codecs for {@linkcode BodyCompressor}. */
+/** What differs between the codecs, for {@linkcode compressLevel1} and {@linkcode BodyCompressor}. */
 interface CodecSpec {
+  /** One-shot compression at level 1 into a buffer of its own and of its exact size. */
+  compressOnce(plain: Uint8Array): Uint8Array<ArrayBuffer>;
   /** A `node:zlib` engine at level 1. */
   createEngine(): unknown;
   /** The flush that ends a stream (`Z_FINISH`, `ZSTD_e_end`). */
@@ -124,11 +121,14 @@ interface CodecSpec {
 
 const CODECS: Record<BodyCodec, CodecSpec> = {
   gzip: {
+    compressOnce: gzipLevel1,
     createEngine: () => createGzip({ level: 1 }),
     finishFlush: constants.Z_FINISH,
     decompress: (bytes) => gunzipSync(bytes),
   },
   zstd: {
+    compressOnce: (plain) =>
+      ownCopy(zstdCompressSync(plain, { params: ZSTD_LEVEL_1, chunkSize: chunkFor(plain) })),
     createEngine: () => createZstdCompress({ params: ZSTD_LEVEL_1 }),
     finishFlush: constants.ZSTD_e_end,
     decompress: (bytes) => zstdDecompressSync(bytes),
@@ -210,13 +210,13 @@ export class BodyCompressor {
    * next call (copy what you keep).
    */
   compressView(plain: Uint8Array): Uint8Array<ArrayBuffer> {
-    if (this.#handle === null) return compressLevel1(this.codec, plain);
+    if (this.#handle === null) return this.#spec.compressOnce(plain);
     try {
       return this.#compressWithStream(plain);
     } catch {
       // A stream in an unknown state is not reused: this body and the ones after take the one-shot call.
       this.#disable();
-      return compressLevel1(this.codec, plain);
+      return this.#spec.compressOnce(plain);
     }
   }
 

@@ -5,7 +5,7 @@
  */
 
 export { EncodedAnyValue } from "../encoded_any_value.ts";
-export { type BodyCodec, BodyCompressor, compressLevel1, gzipLevel1, zstdLevel1 } from "./compress.ts";
+export { type BodyCodec, BodyCompressor, compressLevel1, gzipLevel1 } from "./compress.ts";
 export { ProtoWriter, putVarint, varintSize } from "./_proto_writer.ts";
 export { utf8SequenceLength } from "./_utf8.ts";
 export {

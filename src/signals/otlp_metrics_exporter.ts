@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { Config } from "../config/mod.ts";
 import { compressLevel1 } from "../export/mod.ts";
 import type { ComponentHealth } from "../lifecycle/mod.ts";
 import type { Component } from "../lifecycle/mod.ts";
@@ -20,7 +21,7 @@ export interface OtlpMetricsExporterOptions {
   /** OTLP/HTTP base URL; metrics go to `<endpoint>/v1/metrics`. */
   endpoint: string;
   headers: Readonly<Record<string, string>>;
-  compression: "gzip" | "zstd" | "none";
+  compression: Config["exporter"]["compression"];
   timeoutMs: number;
   /** Time between two posts. */
   intervalMs: number;
